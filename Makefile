@@ -1,0 +1,49 @@
+# The two commands of the README are `make dev` and `make test`; both install what they need first.
+# Tools come from the pinned files only: uv.lock (Python, via uv) and package-lock.json (restate-server + CLI).
+
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+PY := .venv/bin/python
+PATTERNS ?=
+PYTEST_ARGS ?=
+
+export UV_PYTHON_DOWNLOADS := never
+export RESTATE_DISABLE_TELEMETRY := true
+
+.PHONY: install dev test lint typecheck pytest clean
+
+install: .venv/.synced node_modules/.installed
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# Re-synced when the lock changes or a pattern folder appears (the editable install maps packages).
+.venv/.synced: pyproject.toml uv.lock $(wildcard */__init__.py) | $(UV)
+	$(UV) sync --locked --quiet
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## make dev [PATTERNS="durablerpc sagas"]: restate-server + every pattern (or the ones named), registered.
+dev: install
+	$(PY) -m patterns dev $(PATTERNS)
+
+## make test: lint, type check, then the whole test suite (and the pattern tests again, always replaying).
+test: install lint typecheck pytest
+
+lint: install
+	.venv/bin/ruff format --check .
+	.venv/bin/ruff check .
+
+typecheck: install
+	.venv/bin/mypy .
+
+pytest: install
+	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest --always-replay --ignore=tests/toolkit -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf .venv .tools node_modules .restate .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,70 @@
+"""Register deployments with restate-server through the admin API (what `restate deployments register` does)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+MANIFEST_ACCEPT = "application/vnd.restate.endpointmanifest.v4+json"
+
+
+class RegistrationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    kind: str | None  # EXCLUSIVE / SHARED / WORKFLOW, None for plain services
+    input_schema: dict[str, Any] | None  # None: the handler takes no input (send no body, no content-type)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    kind: str  # SERVICE / VIRTUAL_OBJECT / WORKFLOW
+    handlers: tuple[Handler, ...]
+
+    @property
+    def keyed(self) -> bool:
+        return self.kind in ("VIRTUAL_OBJECT", "WORKFLOW")
+
+
+def parse_services(manifest: dict[str, Any]) -> list[Service]:
+    services = []
+    for raw in manifest.get("services", []):
+        handlers = tuple(
+            Handler(
+                name=h["name"],
+                kind=h.get("ty"),
+                input_schema=(h.get("input") or {}).get("jsonSchema", {}) if h.get("input") else None,
+            )
+            for h in raw.get("handlers", [])
+        )
+        services.append(Service(name=raw["name"], kind=raw["ty"], handlers=handlers))
+    return services
+
+
+def fetch_manifest(deployment_url: str, timeout: float = 10.0) -> list[Service]:
+    """The services a deployment serves, from its own discovery endpoint."""
+    response = httpx.get(f"{deployment_url}/discover", headers={"accept": MANIFEST_ACCEPT}, timeout=timeout)
+    response.raise_for_status()
+    return parse_services(response.json())
+
+
+def register(admin_url: str, deployment_url: str, *, force: bool = True, timeout: float = 30.0) -> list[str]:
+    """Register (or, with force, re-register) a deployment; returns the service names it serves.
+
+    Idempotent: registering the same URL again answers 200 and changes nothing.
+    """
+    try:
+        response = httpx.post(f"{admin_url}/deployments", json={"uri": deployment_url, "force": force}, timeout=timeout)
+    except httpx.HTTPError as error:
+        raise RegistrationError(f"cannot reach the Restate admin API at {admin_url}: {error}") from error
+    if response.status_code not in (200, 201):
+        raise RegistrationError(
+            f"registering {deployment_url} failed with HTTP {response.status_code}: {response.text.strip()}"
+        )
+    return [service["name"] for service in response.json().get("services", [])]

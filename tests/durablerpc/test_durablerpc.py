@@ -1,0 +1,143 @@
+"""durablerpc: idempotent reservations through the front end, the client and the ingress."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from durablerpc import client
+from durablerpc.api import api
+from durablerpc.app import app
+from patterns.restate_server import REPO_ROOT, free_port
+from patterns.serving import BackgroundServer
+from tests.harness import Deployment, Logs, RestateBackend, deployed
+
+
+@pytest.fixture(scope="module")
+def env(restate: RestateBackend) -> Iterator[Deployment]:
+    with deployed(restate, app) as deployment:
+        yield deployment
+
+
+def front_end(ingress_url: str) -> BackgroundServer:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESTATE_INGRESS_URL", ingress_url)
+        return BackgroundServer(api, "127.0.0.1", free_port(), health_path="/openapi.json").start()
+
+
+@pytest.fixture(scope="module")
+def front(env: Deployment) -> Iterator[httpx.Client]:
+    server = front_end(env.ingress_url)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            yield http
+    finally:
+        server.stop()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def test_reservation_is_idempotent_per_reservation_id(env: Deployment, front: httpx.Client, logs: Logs) -> None:
+    product = new_id("product")
+
+    first = front.post(f"/reserve/{product}/reservation1")
+    second = front.post(f"/reserve/{product}/reservation2")
+    again = front.post(f"/reserve/{product}/reservation1")
+
+    assert (first.status_code, first.json()) == (200, {"reserved": True})
+    assert (second.status_code, second.json()) == (200, {"reserved": False})
+    assert (again.status_code, again.json()) == (200, {"reserved": True})
+    # The repeated reservation1 was answered from Restate's idempotency table: the handler ran twice, not 3 times.
+    assert logs.count(f"Reserving product {product}") == 1
+    assert logs.count(f"Product already reserved {product}") == 1
+    assert env.state("product", product) == {"reserved": True}
+
+
+def test_concurrent_reservations_of_one_product_reserve_it_once(env: Deployment, front: httpx.Client) -> None:
+    product = new_id("product")
+
+    def reserve(i: int) -> bool:
+        response = httpx.post(f"{front.base_url}/reserve/{product}/r{i}", timeout=60)
+        assert response.status_code == 200, response.text
+        reserved: bool = response.json()["reserved"]
+        return reserved
+
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(reserve, range(50)))
+
+    assert results.count(True) == 1
+    assert results.count(False) == 49
+    assert env.state("product", product) == {"reserved": True}
+
+
+def test_same_reservation_id_on_two_products_are_independent(env: Deployment, front: httpx.Client) -> None:
+    one, two = new_id("product"), new_id("product")
+    assert front.post(f"/reserve/{one}/shared-id").json() == {"reserved": True}
+    assert front.post(f"/reserve/{two}/shared-id").json() == {"reserved": True}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/reserve/bad%20id/r1", 422),
+        ("POST", "/reserve/p1/r%2F1", 404),
+        ("POST", f"/reserve/{'x' * 129}/r1", 422),
+        ("POST", "/reserve/only-product", 404),
+        ("GET", "/reserve/p/r", 405),
+    ],
+)
+def test_bad_requests_get_a_4xx_and_change_nothing(
+    env: Deployment, front: httpx.Client, method: str, path: str, status: int
+) -> None:
+    response = front.request(method, path)
+    assert response.status_code == status
+    assert response.json()["detail"]  # a message saying what is wrong
+    assert env.state("product", "bad id") == {} and env.state("product", "x" * 129) == {}
+
+
+def test_front_end_answers_503_when_restate_is_unreachable() -> None:
+    server = front_end(f"http://127.0.0.1:{free_port()}")
+    try:
+        response = httpx.post(f"{server.url}/reserve/p1/r1", timeout=30)
+    finally:
+        server.stop()
+    assert response.status_code == 503
+    assert "Restate is unreachable" in response.json()["detail"]
+
+
+async def test_client_main_deduplicates_by_reservation_id(env: Deployment) -> None:
+    product = new_id("product")
+    assert await client.main(product, "reservation1", env.ingress_url) is True
+    assert await client.main(product, "reservation2", env.ingress_url) is False
+    assert await client.main(product, "reservation1", env.ingress_url) is True
+
+
+def test_client_command_line(env: Deployment) -> None:
+    product = new_id("product")
+    run = subprocess.run(
+        [sys.executable, "-m", "durablerpc.client", "--product-id", product, "--reservation-id", "r1"],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "RESTATE_INGRESS_URL": env.ingress_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == '{"reserved": true}\n'
+
+
+def test_ingress_call_with_idempotency_key_header(env: Deployment, logs: Logs) -> None:
+    product = new_id("product")
+    url = f"{env.ingress_url}/product/{product}/reserve"
+    answers = [httpx.post(url, headers={"idempotency-key": key}, timeout=30) for key in ("a", "b", "a")]
+    assert [(r.status_code, r.json()) for r in answers] == [(200, True), (200, False), (200, True)]
+    assert answers[0].headers["x-restate-id"] == answers[2].headers["x-restate-id"]
+    assert logs.count(f"Reserving product {product}") == 1

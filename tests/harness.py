@@ -1,0 +1,181 @@
+"""Test helpers on top of the `patterns` toolkit: a Restate server (native or Docker), deployments of a
+pattern's app served in this process, state reads through the admin SQL API, polling and log capture."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import httpx
+import pytest
+
+from patterns.registration import register
+from patterns.restate_server import RestateServer, ServerExited, free_port
+from patterns.serving import BackgroundServer
+
+T = TypeVar("T")
+
+
+class RestateBackend(Protocol):
+    """What every test sees of the server, whichever way it runs."""
+
+    ingress_url: str
+    admin_url: str
+    service_host: str  # where deployments bind so that the server reaches them
+
+    def deployment_url(self, port: int) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+class NativeRestate:
+    """restate-server from the npm package, on free ports of 127.0.0.1."""
+
+    service_host = "127.0.0.1"
+
+    def __init__(self, base_dir: Path, settings: Mapping[str, str]) -> None:
+        for attempt in range(3):  # free ports are picked bind-then-close: retry on the rare clash
+            self.server = RestateServer.on_free_ports(base_dir / f"attempt-{attempt}", settings=settings)
+            try:
+                self.server.start()
+                break
+            except ServerExited:
+                if attempt == 2:
+                    raise
+        self.ingress_url, self.admin_url = self.server.ingress_url, self.server.admin_url
+
+    def deployment_url(self, port: int) -> str:
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class DockerRestate:
+    """The restatedev/restate image through testcontainers (`pytest --restate=docker`, needs a Docker engine).
+
+    Not exercised on the project's CI machine, which has no Docker engine.
+    """
+
+    image = "docker.io/restatedev/restate:1.7.12"
+    service_host = "0.0.0.0"  # the container reaches this process through host.docker.internal
+
+    def __init__(self, settings: Mapping[str, str]) -> None:
+        from testcontainers.core.container import DockerContainer
+        from testcontainers.core.waiting_utils import wait_for_logs
+
+        container = DockerContainer(self.image).with_exposed_ports(8080, 9070)
+        container = container.with_kwargs(extra_hosts={"host.docker.internal": "host-gateway"})
+        for key, value in settings.items():
+            container = container.with_env(key, value)
+        self.container = container.start()
+        wait_for_logs(self.container, "Ingress HTTP listening", timeout=60)
+        host = self.container.get_container_host_ip()
+        self.ingress_url = f"http://{host}:{self.container.get_exposed_port(8080)}"
+        self.admin_url = f"http://{host}:{self.container.get_exposed_port(9070)}"
+
+    def deployment_url(self, port: int) -> str:
+        return f"http://host.docker.internal:{port}"
+
+    def stop(self) -> None:
+        self.container.stop()
+
+
+def docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A pattern's app served in this process and registered with the test server."""
+
+    restate: RestateBackend
+    url: str
+    services: list[str]
+
+    @property
+    def ingress_url(self) -> str:
+        return self.restate.ingress_url
+
+    @property
+    def admin_url(self) -> str:
+        return self.restate.admin_url
+
+    def state(self, service: str, key: str) -> dict[str, Any]:
+        return state(self.restate.admin_url, service, key)
+
+
+@contextmanager
+def deployed(restate: RestateBackend, app: Any) -> Iterator[Deployment]:
+    """Serve `app` on a free port and register it, with force: some TypeScript service names are shared by
+    two patterns (`payments`, `PaymentTracker`, `myService`), and the module under test must own them now."""
+    port = free_port()
+    with BackgroundServer(app, restate.service_host, port) as server:
+        services = register(restate.admin_url, restate.deployment_url(port))
+        yield Deployment(restate, server.url, services)
+
+
+def sql(admin_url: str, query: str) -> list[dict[str, Any]]:
+    """Run a query on the admin SQL endpoint (what `restate kv get` and `restate sql` use)."""
+    response = httpx.post(
+        f"{admin_url}/query", json={"query": query}, headers={"accept": "application/json"}, timeout=10
+    )
+    response.raise_for_status()
+    rows: list[dict[str, Any]] = response.json()["rows"]
+    return rows
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def state(admin_url: str, service: str, key: str) -> dict[str, Any]:
+    """The K/V state of one virtual object (or workflow) instance, values decoded from JSON."""
+    rows = sql(
+        admin_url,
+        f"select key, value_utf8 from state where service_name = {_quote(service)} and service_key = {_quote(key)}",
+    )
+    return {row["key"]: json.loads(row["value_utf8"]) for row in rows}
+
+
+def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05) -> T:
+    """Call `check` until it returns without an AssertionError (and, if it returns a value, a truthy one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result is None or result:
+                return result
+            error: AssertionError = AssertionError(f"{check} returned {result!r}")
+        except AssertionError as failure:
+            error = failure
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {error}") from error
+        time.sleep(interval)
+
+
+class Logs:
+    """The log records of the current test, from every thread of this process (handlers run in-process)."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self._caplog = caplog
+
+    def messages(self, logger: str = "") -> list[str]:
+        return [r.getMessage() for r in self._caplog.records if r.name.startswith(logger)]
+
+    def count(self, message: str, logger: str = "") -> int:
+        return self.messages(logger).count(message)
+
+    def containing(self, text: str, logger: str = "") -> list[str]:
+        return [m for m in self.messages(logger) if text in m]

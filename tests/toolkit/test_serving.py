@@ -1,0 +1,65 @@
+"""`python -m <pattern>` serves on SERVICE_PORT and stops cleanly on SIGTERM and on SIGINT, even after
+restate-sdk 1.3 has installed its own SIGTERM handler (on the first call it serves)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from patterns.registration import RegistrationError, register
+from patterns.restate_server import REPO_ROOT, free_port
+from patterns.serving import wait_http_ok
+from tests.harness import RestateBackend
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_pattern_process_serves_then_stops_on_signal(restate: RestateBackend, signum: signal.Signals) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "durablerpc"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_http_ok(f"http://127.0.0.1:{port}/health", timeout=30)
+        assert register(restate.admin_url, f"http://127.0.0.1:{port}") == ["product"]
+        product = f"signal-{signum.name}-{time.monotonic_ns()}"
+        answer = httpx.post(f"{restate.ingress_url}/product/{product}/reserve", timeout=30)
+        assert answer.json() is True  # the SDK has now hooked SIGTERM
+
+        started = time.monotonic()
+        proc.send_signal(signum)
+        output, _ = proc.communicate(timeout=15)
+        assert proc.returncode == 0, output
+        assert time.monotonic() - started < 10
+        assert f"Running on http://127.0.0.1:{port}" in output
+        assert f"Reserving product {product}" in output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_registration_is_idempotent(restate: RestateBackend) -> None:
+    from durablerpc.app import app
+    from patterns.serving import BackgroundServer
+
+    with BackgroundServer(app, "127.0.0.1", free_port()) as server:
+        assert register(restate.admin_url, server.url) == ["product"]
+        assert register(restate.admin_url, server.url) == ["product"]
+
+
+def test_registration_errors_say_what_went_wrong(restate: RestateBackend) -> None:
+    with pytest.raises(RegistrationError, match="registering http://127.0.0.1:1 failed with HTTP"):
+        register(restate.admin_url, "http://127.0.0.1:1", timeout=30)
+    with pytest.raises(RegistrationError, match="cannot reach the Restate admin API"):
+        register(f"http://127.0.0.1:{free_port()}", "http://127.0.0.1:1")
