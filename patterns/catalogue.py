@@ -26,6 +26,7 @@ from patterns.restate_server import REPO_ROOT
 class Pattern:
     name: str
     services: tuple[Service, ...] = ()
+    needs: tuple[str, ...] = ()  # infrastructure for the dev runner, from the package's NEEDS (patterns.extras)
 
     @property
     def path(self) -> Path:
@@ -62,8 +63,10 @@ def load_patterns(names: list[str] | None = None) -> list[Pattern]:
     )
     if result.returncode != 0:
         raise RuntimeError(f"reading the service definitions failed:\n{result.stderr.strip()}")
-    manifests: dict[str, Any] = json.loads(result.stdout)
-    return [Pattern(name, tuple(parse_services(manifests[name]))) for name in names]
+    found: dict[str, Any] = json.loads(result.stdout)
+    return [
+        Pattern(name, tuple(parse_services(found[name]["manifest"])), tuple(found[name]["needs"])) for name in names
+    ]
 
 
 @dataclass(frozen=True)
@@ -131,11 +134,12 @@ async def _manifest(app: Any) -> dict[str, Any]:
 def _main(names: list[str]) -> None:
     import importlib
 
-    manifests = {}
+    found = {}
     for name in names:
         app = importlib.import_module(f"{name}.app").app
-        manifests[name] = asyncio.run(_manifest(app))
-    json.dump(manifests, sys.stdout)
+        needs = list(getattr(importlib.import_module(name), "NEEDS", ()))
+        found[name] = {"manifest": asyncio.run(_manifest(app)), "needs": needs}
+    json.dump(found, sys.stdout)
 
 
 if __name__ == "__main__":

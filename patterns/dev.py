@@ -15,13 +15,13 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from patterns.catalogue import Collision, Pattern, load_patterns, pattern_names, resolve_collisions
 from patterns.examples import example_curl
+from patterns.extras import EXTRAS, Extra
 from patterns.registration import register
 from patterns.restate_server import REPO_ROOT, RestateServer, die_with_parent, port_in_use, stop_process
 from patterns.serving import wait_http_ok
@@ -76,6 +76,7 @@ class Runner:
             node_port=args.node_port,
         )
         self.children: list[Child] = []
+        self.extras: list[Extra] = []
         self.stopping = threading.Event()
 
     # -- start --------------------------------------------------------------------------------------
@@ -94,20 +95,25 @@ class Runner:
 
         if self.args.fresh and self.args.base_dir.exists():
             shutil.rmtree(self.args.base_dir)
-        say(f"==> starting restate-server (data in {self.args.base_dir}) and reading the service definitions")
-        with ThreadPoolExecutor(1) as pool:  # both take about half a second: overlap them
-            reading = pool.submit(load_patterns, self.args.patterns or all_names)
-            self.server.start()
-            patterns = reading.result()
-        say(
-            f"    ingress {self.server.ingress_url}, admin {self.server.admin_url}  [{time.monotonic() - started:.1f}s]"
-        )
-        kept, left_out = resolve_collisions(patterns)
+        say("==> reading the service definitions")
+        kept, left_out = resolve_collisions(load_patterns(self.args.patterns or all_names))
         if left_out and self.args.patterns:
             for c in left_out:
                 say(f"error: {c.pattern} and {c.taken_by} both define service {', '.join(c.services)};")
                 say("       on one server the later registration would take it over. Start them one at a time.")
             return 2
+
+        for name in sorted({need for pattern in kept for need in pattern.needs}):
+            say(f"==> starting {name}")
+            extra = EXTRAS[name]()
+            self.extras.append(extra)
+            extra.start(self.args.base_dir / name)
+            self.server.settings = {**self.server.settings, **extra.server_settings()}
+        say(f"==> starting restate-server (data in {self.args.base_dir})")
+        self.server.start()
+        say(
+            f"    ingress {self.server.ingress_url}, admin {self.server.admin_url}  [{time.monotonic() - started:.1f}s]"
+        )
 
         say(f"==> serving {len(kept)} pattern(s)")
         deployments = self._start_patterns(kept, all_names)
@@ -119,6 +125,9 @@ class Runner:
         for label, url in deployments.items():
             services = register(self.server.admin_url, url)
             say(f"    {label:<22} {url}  ->  {', '.join(services)}")
+        for extra in self.extras:
+            for line in extra.after_registration(self.server.admin_url, self.server.ingress_url, kept):
+                say(f"    {line}")
 
         self._print_summary(kept, left_out)
         say(f"==> ready in {time.monotonic() - started:.1f}s. Press Ctrl-C to stop.")
@@ -129,6 +138,7 @@ class Runner:
     def _start_patterns(self, kept: list[Pattern], all_names: list[str]) -> dict[str, str]:
         """Ports are stable: a pattern's index among all patterns (so restarts find their deployments)."""
         env = {
+            **{key: value for extra in self.extras for key, value in extra.service_env().items()},
             "RESTATE_INGRESS_URL": self.server.ingress_url,
             "RESTATE_ADMIN_URL": self.server.admin_url,
             "SERVICE_HOST": "127.0.0.1",
@@ -209,6 +219,8 @@ class Runner:
             stop_process(child.proc, signal.SIGTERM, timeout=10)
             child.thread.join(2)
         self.server.stop()
+        for extra in reversed(self.extras):
+            extra.stop()
         say("==> stopped")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,20 @@ def restate(
         yield backend
     finally:
         backend.stop()
+
+
+@pytest.fixture
+def own_restate(
+    pytestconfig: pytest.Config, tmp_path: Path, restate_settings: dict[str, str]
+) -> Iterator[NativeRestate]:
+    """A private native server for one test, for tests that restart or kill it."""
+    if _backend_choice(pytestconfig) != "native":
+        pytest.skip("restarting the server is only supported with the native backend")
+    server = NativeRestate(tmp_path, restate_settings)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

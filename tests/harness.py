@@ -4,6 +4,11 @@ pattern's app served in this process, state reads through the admin SQL API, pol
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -15,8 +20,8 @@ import httpx
 import pytest
 
 from patterns.registration import register
-from patterns.restate_server import RestateServer, ServerExited, free_port
-from patterns.serving import BackgroundServer
+from patterns.restate_server import REPO_ROOT, RestateServer, ServerExited, die_with_parent, free_port, stop_process
+from patterns.serving import BackgroundServer, wait_http_ok
 
 T = TypeVar("T")
 
@@ -51,6 +56,14 @@ class NativeRestate:
 
     def deployment_url(self, port: int) -> str:
         return f"http://127.0.0.1:{port}"
+
+    def restart(self, kill: bool = False) -> None:
+        """Stop (SIGTERM, or SIGKILL like a crash) and start again: same ports, same data."""
+        if kill:
+            self.server.kill()
+        else:
+            self.server.stop()
+        self.server.start()
 
     def stop(self) -> None:
         self.server.stop()
@@ -124,6 +137,87 @@ def deployed(restate: RestateBackend, app: Any) -> Iterator[Deployment]:
     with BackgroundServer(app, restate.service_host, port) as server:
         services = register(restate.admin_url, restate.deployment_url(port))
         yield Deployment(restate, server.url, services)
+
+
+class ServiceProcess:
+    """A pattern served by its own command (`python -m <module>`) in a child process, registered.
+
+    For what needs a real process: SIGKILL and restart (durability), the `queue` pattern (never imported
+    into the test process), log lines of another process. Restarts keep the port, so the deployment
+    registered at the first start still points at it.
+    """
+
+    def __init__(self, restate: RestateBackend, module: str, env: Mapping[str, str] | None = None) -> None:
+        self.restate, self.module = restate, module
+        self.env = dict(env or {})
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lines: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+        self._pumps: list[threading.Thread] = []
+
+    def start(self, register_it: bool = True) -> ServiceProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            cwd=REPO_ROOT,
+            env={
+                **os.environ,
+                "SERVICE_HOST": self.restate.service_host,
+                "SERVICE_PORT": str(self.port),
+                "RESTATE_INGRESS_URL": self.restate.ingress_url,
+                "RESTATE_ADMIN_URL": self.restate.admin_url,
+                "PYTHONUNBUFFERED": "1",
+                **self.env,
+            },
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+        )
+        pump = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
+        pump.start()
+        self._pumps.append(pump)
+        try:
+            wait_http_ok(f"{self.url}/health", timeout=30)
+        except TimeoutError:
+            self.stop()
+            raise AssertionError(f"{self.module} did not start:\n" + "\n".join(self.lines)) from None
+        if register_it:
+            register(self.restate.admin_url, self.restate.deployment_url(self.port))
+        return self
+
+    def _pump(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start(register_it=False)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGTERM, timeout=10)
+        for pump in self._pumps:
+            pump.join(2)
+
+    def count(self, text: str) -> int:
+        """How many log lines contain `text`."""
+        return sum(text in line for line in list(self.lines))
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def sql(admin_url: str, query: str) -> list[dict[str, Any]]:

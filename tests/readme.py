@@ -11,11 +11,18 @@ Convention (kept small so the Markdown stays plain for readers):
 from __future__ import annotations
 
 import os
+import queue
 import re
+import signal
 import subprocess
+import sys
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from patterns.restate_server import REPO_ROOT, free_port
 
 FENCE = re.compile(r"^(\s*)```(.*)$")
 
@@ -76,8 +83,21 @@ def rewrite(command: str, ports: Mapping[int, str]) -> str:
     return command
 
 
+# Values that differ on every run are compared by shape only: a README shows a real sample of each.
+VARYING = [
+    (re.compile(r"\binv_[0-9A-Za-z]+"), "<invocation id>"),
+    (re.compile(r"\b(sign|prom|awk)_[0-9A-Za-z]+"), "<awakeable id>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<timestamp>"),
+]
+
+
 def normalise(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()).strip()
+    """Trailing spaces and surrounding blank lines dropped, run-specific values masked (see VARYING)."""
+    text = "\n".join(line.rstrip() for line in text.strip("\n").splitlines()).strip()
+    for pattern, placeholder in VARYING:
+        text = pattern.sub(placeholder, text)
+    return text
 
 
 def run_step(step: Step, ports: Mapping[int, str], env: Mapping[str, str], cwd: Path) -> str:
@@ -95,3 +115,115 @@ def run_step(step: Step, ports: Mapping[int, str], env: Mapping[str, str], cwd: 
         assert result.returncode == 0, f"README line {step.line}: {command!r} failed:\n{result.stderr}"
         outputs.append(result.stdout.strip("\n"))
     return "\n".join(outputs)
+
+
+class DevStack:
+    """`python -m patterns dev <patterns>` on free ports, as a child process; stopped with SIGINT.
+
+    with DevStack(["durablerpc"], tmp_path) as stack:
+        stack.run_walkthrough(REPO_ROOT / "durablerpc" / "README.md")
+    """
+
+    def __init__(self, patterns: list[str], tmp_path: Path, env: Mapping[str, str] | None = None) -> None:
+        self.patterns, self.tmp_path = patterns, tmp_path
+        self.env = dict(env or {})
+        self.ports = {name: free_port() for name in ("ingress", "admin", "node", "service", "api")}
+        self.lines: list[str] = []
+        self._new: queue.Queue[str | None] = queue.Queue()
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 90.0) -> DevStack:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "patterns", "dev", *self.patterns, "--base-dir", str(self.tmp_path / "data")]
+            + [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))],
+            cwd=REPO_ROOT,
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.wait_for("==> ready", timeout)
+        return self
+
+    def _pump(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            self._new.put(line)
+        self._new.put(None)
+
+    def wait_for(self, prefix: str, timeout: float = 60.0) -> str:
+        """The next line of the runner's output that starts with `prefix` (stripped)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._new.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError("dev runner exited early:\n" + "\n".join(self.lines))
+            if line.strip().startswith(prefix):
+                return line.strip()
+        raise AssertionError(f"no line starting {prefix!r} within {timeout}s:\n" + "\n".join(self.lines))
+
+    def pids(self) -> dict[str, int]:
+        line = next(line for line in self.lines if line.strip().startswith("pids:"))
+        return {label: int(pid) for label, pid in re.findall(r"(\S+)=(\d+)", line)}
+
+    def log(self, label: str) -> list[str]:
+        """The output lines of one child (`durablerpc`, `durablerpc.api`), as the runner streamed them."""
+        prefix = f"{label} |"
+        return [line.strip()[len(prefix) :].strip() for line in self.lines if line.strip().startswith(prefix)]
+
+    @property
+    def port_map(self) -> dict[int, str]:
+        """Upstream default port -> this stack's host:port (the first pattern's service and front end)."""
+        return {
+            8080: f"127.0.0.1:{self.ports['ingress']}",
+            9070: f"127.0.0.1:{self.ports['admin']}",
+            9080: f"127.0.0.1:{self.ports['service']}",
+            5000: f"127.0.0.1:{self.ports['api']}",
+        }
+
+    @property
+    def command_env(self) -> dict[str, str]:
+        """Environment for README commands: the venv's `python` first on PATH, the CLI pointed at the stack."""
+        return {
+            "RESTATE_INGRESS_URL": f"http://{self.port_map[8080]}",
+            "RESTATE_ADMIN_URL": f"http://{self.port_map[9070]}",
+            "RESTATE_CLI_CONFIG_HOME": str(self.tmp_path / "cli"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            **self.env,
+        }
+
+    def run_walkthrough(self, readme: Path) -> tuple[int, int]:
+        """Run every non-`start` shell step of `readme` in order; compare outputs. Returns (commands, checked)."""
+        commands = checked = 0
+        for step in steps(readme):
+            if step.start:
+                continue
+            output = run_step(step, self.port_map, self.command_env, REPO_ROOT)
+            commands += len(step.commands)
+            if step.expected is not None:
+                assert normalise(output) == normalise(step.expected), f"{readme.name} line {step.line}"
+                checked += 1
+        return commands, checked
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def __enter__(self) -> DevStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

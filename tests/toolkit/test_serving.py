@@ -15,7 +15,7 @@ import pytest
 from patterns.registration import RegistrationError, register
 from patterns.restate_server import REPO_ROOT, free_port
 from patterns.serving import wait_http_ok
-from tests.harness import RestateBackend
+from tests.harness import NativeRestate, RestateBackend, ServiceProcess, state
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -63,3 +63,15 @@ def test_registration_errors_say_what_went_wrong(restate: RestateBackend) -> Non
         register(restate.admin_url, "http://127.0.0.1:1", timeout=30)
     with pytest.raises(RegistrationError, match="cannot reach the Restate admin API"):
         register(f"http://127.0.0.1:{free_port()}", "http://127.0.0.1:1")
+
+
+def test_service_process_and_server_survive_kill_and_restart(own_restate: NativeRestate) -> None:
+    with ServiceProcess(own_restate, "durablerpc") as service:
+        url = f"{own_restate.ingress_url}/product/p-restart/reserve"
+        assert httpx.post(url, timeout=30).json() is True
+        service.restart()  # SIGKILL, then the same command on the same port
+        own_restate.restart(kill=True)  # SIGKILL the server too; same data dir
+        assert httpx.post(url, timeout=30).json() is False  # the state survived both
+        assert service.count("Reserving product p-restart") == 1
+        assert service.count("Product already reserved p-restart") == 1
+        assert state(own_restate.admin_url, "product", "p-restart") == {"reserved": True}

@@ -1,0 +1,41 @@
+"""Infrastructure some patterns need next to restate-server, started by the dev runner.
+
+A pattern declares what it needs in its package `__init__.py`, e.g. `NEEDS = ("kafka",)`. The dev runner
+starts each needed extra once, before restate-server, and stops it after everything else. An extra is
+tooling (a broker, a local API server), never domain code: it lives in `patterns/` and is registered in
+`EXTRAS` below by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from patterns.catalogue import Pattern
+
+
+class Extra(Protocol):
+    name: str
+
+    def start(self, base_dir: Path) -> None:
+        """Start and wait until ready (data, if any, under `base_dir`)."""
+
+    def server_settings(self) -> dict[str, str]:
+        """restate-server environment variables (e.g. RESTATE_INGRESS__KAFKA_CLUSTERS)."""
+        return {}
+
+    def service_env(self) -> dict[str, str]:
+        """Environment for the pattern processes and front ends (e.g. STRIPE_API_BASE)."""
+        return {}
+
+    def after_registration(self, admin_url: str, ingress_url: str, patterns: list[Pattern]) -> list[str]:
+        """Wire things up once the services are registered (subscriptions, webhooks); lines to print."""
+        return []
+
+    def stop(self) -> None:
+        """Stop by PID."""
+
+
+# name -> factory; e.g. "kafka": KafkaBroker.
+EXTRAS: dict[str, Callable[[], Extra]] = {}
