@@ -71,3 +71,17 @@ def test_seeded_draws_are_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
     chaos._rng = None  # start the seeded sequence again, as a new process would
     assert [point.should_fail("k") for _ in range(50)] == first
     assert 5 < first.count(True) < 40  # and it really draws with the default probability
+
+
+def test_camel_model_speaks_camel_case_and_accepts_snake_case() -> None:
+    from restate.serde import PydanticJsonSerde
+
+    from patterns.wire import CamelModel
+
+    class Flight(CamelModel):
+        flight_id: str
+
+    serde = PydanticJsonSerde(Flight)
+    assert serde.serialize(Flight(flight_id="f1")) == b'{"flightId":"f1"}'
+    assert serde.deserialize(b'{"flightId":"f2"}') == Flight(flight_id="f2")
+    assert serde.deserialize(b'{"flight_id":"f3"}') == Flight(flight_id="f3")
