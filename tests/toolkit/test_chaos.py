@@ -81,7 +81,7 @@ def test_camel_model_speaks_camel_case_and_accepts_snake_case() -> None:
     class Flight(CamelModel):
         flight_id: str
 
-    serde = PydanticJsonSerde(Flight)
+    serde: PydanticJsonSerde[Flight] = PydanticJsonSerde(Flight)
     assert serde.serialize(Flight(flight_id="f1")) == b'{"flightId":"f1"}'
     assert serde.deserialize(b'{"flightId":"f2"}') == Flight(flight_id="f2")
     assert serde.deserialize(b'{"flight_id":"f3"}') == Flight(flight_id="f3")
