@@ -43,7 +43,7 @@ typecheck: install
 
 pytest: install
 	.venv/bin/pytest $(PYTEST_ARGS)
-	.venv/bin/pytest --always-replay --ignore=tests/toolkit -q $(PYTEST_ARGS)
+	.venv/bin/pytest --always-replay -m "not slow" --ignore=tests/toolkit -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf .venv .tools node_modules .restate .pytest_cache .mypy_cache .ruff_cache

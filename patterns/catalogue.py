@@ -27,6 +27,8 @@ class Pattern:
     name: str
     services: tuple[Service, ...] = ()
     needs: tuple[str, ...] = ()  # infrastructure for the dev runner, from the package's NEEDS (patterns.extras)
+    # Kafka subscriptions the dev runner creates, from the package's SUBSCRIPTIONS: (topic, "service/handler").
+    subscriptions: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> Path:
@@ -65,7 +67,13 @@ def load_patterns(names: list[str] | None = None) -> list[Pattern]:
         raise RuntimeError(f"reading the service definitions failed:\n{result.stderr.strip()}")
     found: dict[str, Any] = json.loads(result.stdout)
     return [
-        Pattern(name, tuple(parse_services(found[name]["manifest"])), tuple(found[name]["needs"])) for name in names
+        Pattern(
+            name,
+            tuple(parse_services(found[name]["manifest"])),
+            tuple(found[name]["needs"]),
+            tuple((topic, target) for topic, target in found[name].get("subscriptions", {}).items()),
+        )
+        for name in names
     ]
 
 
@@ -137,8 +145,12 @@ def _main(names: list[str]) -> None:
     found = {}
     for name in names:
         app = importlib.import_module(f"{name}.app").app
-        needs = list(getattr(importlib.import_module(name), "NEEDS", ()))
-        found[name] = {"manifest": asyncio.run(_manifest(app)), "needs": needs}
+        package = importlib.import_module(name)
+        found[name] = {
+            "manifest": asyncio.run(_manifest(app)),
+            "needs": list(getattr(package, "NEEDS", ())),
+            "subscriptions": dict(getattr(package, "SUBSCRIPTIONS", {})),
+        }
     json.dump(found, sys.stdout)
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -64,6 +65,14 @@ def spawn(label: str, module: str, env: dict[str, str], url: str) -> Child:
         preexec_fn=die_with_parent,  # noqa: PLW1509
     )
     return Child(label, url, proc)
+
+
+def free_ports_from(first: int) -> Iterator[int]:
+    port = first
+    while True:
+        if not port_in_use(port):
+            yield port
+        port += 1
 
 
 class Runner:
@@ -116,7 +125,7 @@ class Runner:
         )
 
         say(f"==> serving {len(kept)} pattern(s)")
-        deployments = self._start_patterns(kept, all_names)
+        deployments = self._start_patterns(kept)
         for child in self.children:
             wait_http_ok(child.url + ("/health" if child.label in deployments else "/openapi.json"), timeout=60)
         say(f"    all healthy  [{time.monotonic() - started:.1f}s]")
@@ -135,8 +144,9 @@ class Runner:
         say(f"    pids: {' '.join(pids)}")
         return self._watch()
 
-    def _start_patterns(self, kept: list[Pattern], all_names: list[str]) -> dict[str, str]:
-        """Ports are stable: a pattern's index among all patterns (so restarts find their deployments)."""
+    def _start_patterns(self, kept: list[Pattern]) -> dict[str, str]:
+        """Ports count up from --service-port (front ends from --api-port) in alphabetical order, skipping
+        ports in use: the first pattern gets 9080 as in its README, the same patterns get the same ports."""
         env = {
             **{key: value for extra in self.extras for key, value in extra.service_env().items()},
             "RESTATE_INGRESS_URL": self.server.ingress_url,
@@ -144,15 +154,15 @@ class Runner:
             "SERVICE_HOST": "127.0.0.1",
             "API_HOST": "127.0.0.1",
         }
-        with_api = [name for name in all_names if (REPO_ROOT / name / "api.py").exists()]
+        ports, api_ports = free_ports_from(self.args.service_port), free_ports_from(self.args.api_port)
         deployments: dict[str, str] = {}
         for pattern in kept:
-            port = self.args.service_port + all_names.index(pattern.name)
+            port = next(ports)
             url = f"http://127.0.0.1:{port}"
             self.children.append(spawn(pattern.name, pattern.name, {**env, "SERVICE_PORT": str(port)}, url))
             deployments[pattern.name] = url
             if pattern.has_api:
-                api_port = self.args.api_port + with_api.index(pattern.name)
+                api_port = next(api_ports)
                 api_url = f"http://127.0.0.1:{api_port}"
                 self.children.append(
                     spawn(f"{pattern.name}.api", f"{pattern.name}.api", {**env, "API_PORT": str(api_port)}, api_url)

@@ -26,6 +26,8 @@ def example_value(schema: dict[str, Any], defs: dict[str, Any] | None = None) ->
         if options:
             return example_value(options[0], defs)
     kind = schema.get("type")
+    if isinstance(kind, list):  # e.g. ["object", "null"] for an optional model
+        kind = next((k for k in kind if k != "null"), None)
     if kind == "object":
         properties: dict[str, Any] = schema.get("properties", {})
         wanted = schema.get("required") or list(properties)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Protocol
 
 from patterns.catalogue import Pattern
+from patterns.kafka import KafkaBroker
+from patterns.localstripe import LocalStripe
 
 
 class Extra(Protocol):
@@ -37,5 +39,12 @@ class Extra(Protocol):
         """Stop by PID."""
 
 
-# name -> factory; e.g. "kafka": KafkaBroker.
-EXTRAS: dict[str, Callable[[], Extra]] = {}
+# name -> factory.
+EXTRAS: dict[str, Callable[[], Extra]] = {
+    # A Tansu broker at $KAFKA_BOOTSTRAP_SERVERS (default localhost:9092) with the example topics; creates
+    # each pattern's SUBSCRIPTIONS (e.g. {"social-media-posts": "userFeed/processPost"}) after registration.
+    "kafka": KafkaBroker.from_env,
+    # localstripe on 127.0.0.1:$LOCALSTRIPE_PORT (default 8420), a fresh webhook secret per start; its signed
+    # payment_intent.* webhooks go to <ingress>/payments/processWebhook once the services are registered.
+    "stripe": LocalStripe,
+}

@@ -32,6 +32,12 @@ class Service:
         return self.kind in ("VIRTUAL_OBJECT", "WORKFLOW")
 
 
+def _schema(handler_input: dict[str, Any]) -> dict[str, Any]:
+    """The input's JSON schema; `{}` for any JSON (a raw bytes input advertises the schema `true`)."""
+    schema = handler_input.get("jsonSchema", {})
+    return schema if isinstance(schema, dict) else {}
+
+
 def parse_services(manifest: dict[str, Any]) -> list[Service]:
     services = []
     for raw in manifest.get("services", []):
@@ -39,7 +45,7 @@ def parse_services(manifest: dict[str, Any]) -> list[Service]:
             Handler(
                 name=h["name"],
                 kind=h.get("ty"),
-                input_schema=(h.get("input") or {}).get("jsonSchema", {}) if h.get("input") else None,
+                input_schema=_schema(h["input"]) if h.get("input") else None,
             )
             for h in raw.get("handlers", [])
         )

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -82,12 +84,49 @@ async def serve_async(app: Any, host: str, port: int, stop: asyncio.Event | None
 
 
 def serve(app: Any, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve `app` on SERVICE_HOST:SERVICE_PORT (default 0.0.0.0:9080) until Ctrl-C or SIGTERM."""
+    """Serve `app` on SERVICE_HOST:SERVICE_PORT (default 0.0.0.0:9080) until Ctrl-C or SIGTERM.
+
+    PATTERNS_SERVER=granian serves with granian (Rust HTTP/1.1 + HTTP/2) instead of hypercorn: less CPU per
+    request (see the README's Performance section).
+    """
     configure_logging()
     current = settings()
     host = host or current.service_host
     port = port or current.service_port
-    asyncio.run(serve_async(app, host, port))
+    server = os.environ.get("PATTERNS_SERVER", "hypercorn")
+    if server == "granian":
+        serve_granian(app, host, port)
+    elif server == "hypercorn":
+        asyncio.run(serve_async(app, host, port))
+    else:
+        raise SystemExit(f"PATTERNS_SERVER must be hypercorn or granian, not {server!r}")
+
+
+def import_target(app: Any) -> str:
+    """`module:attribute` of an already imported app (granian imports the app itself, in its worker)."""
+    for name, module in list(sys.modules.items()):
+        for attribute in ("app", "api"):
+            if name != "__main__" and getattr(module, attribute, None) is app:
+                return f"{name}:{attribute}"
+    raise ValueError("serve(app) with granian needs `app` (or `api`) defined at module level")
+
+
+def serve_granian(app: Any, host: str, port: int) -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+
+    restate_endpoint = getattr(app, "__module__", None) == "restate.server"
+    Granian(
+        import_target(app),
+        address=host,
+        port=port,
+        # The SDK has no lifespan: ASGINL skips it. `auto` accepts HTTP/1.1 and HTTP/2 with prior knowledge.
+        interface=Interfaces.ASGINL if restate_endpoint else Interfaces.ASGI,
+        http=HTTPModes.auto,
+        websockets=False,
+        # restate-sdk replaces the worker's SIGTERM handler (as with hypercorn): bound the wait, then kill it.
+        workers_kill_timeout=3,
+    ).serve()
 
 
 def wait_http_ok(url: str, timeout: float = 30.0, interval: float = 0.05) -> None:

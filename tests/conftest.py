@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from patterns.restate_server import ALWAYS_REPLAY, FAIL_FAST, SMALL, find_binary
+from patterns.kafka import BrokerExited, KafkaBroker
+from patterns.localstripe import LocalStripe
+from patterns.restate_server import ALWAYS_REPLAY, FAIL_FAST, SMALL, find_binary, free_port
 from tests.harness import DockerRestate, Logs, NativeRestate, RestateBackend, docker_engine_answers
 
 
@@ -88,3 +90,56 @@ def own_restate(
 def logs(caplog: pytest.LogCaptureFixture) -> Logs:
     caplog.set_level(logging.INFO)
     return Logs(caplog)
+
+
+@pytest.fixture(scope="module")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    """A local Stripe API server (localstripe) on a free 127.0.0.1 port, data in memory, for one test module.
+
+    `.api_base`, `.api_key`, `.webhook_secret`, `.service_env()`; `.register_webhook(ingress_url)` sends its
+    signed payment_intent.* webhooks to `<ingress>/payments/processWebhook`."""
+    server = LocalStripe(port=free_port())
+    server.start(tmp_path_factory.mktemp("localstripe"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- Kafka (eventtransactions, eventenrichment) ---------------------------------------------------------
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """One Tansu broker (memory storage) for the whole run, never restarted: a restart would reset the
+    offsets under Restate's feet. Each test module uses topics of its own."""
+    log_dir = tmp_path_factory.mktemp("kafka")
+    for attempt in range(3):  # a free port is picked bind-then-close: retry on the rare clash
+        broker = KafkaBroker.on_free_port(topics=(), log_path=log_dir / f"tansu-{attempt}.log")
+        try:
+            broker.start()
+            break
+        except (BrokerExited, RuntimeError):
+            if attempt == 2:
+                raise
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="module")
+def kafka_restate(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    restate_settings: dict[str, str],
+    kafka: KafkaBroker,
+) -> Iterator[NativeRestate]:
+    """A native server of this module with the Kafka cluster `my-cluster` (session.timeout.ms=6000).
+    More retries than the fail-fast default (about 15 s), so a killed service process can come back."""
+    if _backend_choice(pytestconfig) != "native":
+        pytest.skip("the Kafka tests run with the native backend")
+    settings = {**restate_settings, "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "30", **kafka.server_settings()}
+    server = NativeRestate(tmp_path_factory.mktemp("restate-kafka"), settings)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -2,6 +2,8 @@
 
 Convention (kept small so the Markdown stays plain for readers):
 - a fenced ```shell block holds commands a reader types, one per line (`#` comments allowed);
+- ```shell no-run (reason) marks commands that need a real external service (a Stripe account, Docker):
+  not run by the test, the reason says why;
 - ```shell start marks long-running processes (`restate-server`, `python -m <pattern>`): the test brings
   the stack up itself instead (with the dev runner);
 - a block whose info string contains `output` (```json output, ```text output) is the expected
@@ -39,7 +41,7 @@ class Step:
     commands: tuple[str, ...]
     expected: str | None
     line: int
-    start: bool  # a long-running process, not run by the walkthrough test
+    start: bool  # a long-running process, or `no-run` (needs a real external service): not run by the test
 
 
 def blocks(markdown: str) -> list[Block]:
@@ -72,7 +74,8 @@ def steps(readme: Path) -> list[Step]:
         )
         following = found[index + 1] if index + 1 < len(found) else None
         expected = following.text if following and "output" in following.info else None
-        result.append(Step(commands, expected, block.line, "start" in block.info))
+        skipped = "start" in block.info or "no-run" in block.info
+        result.append(Step(commands, expected, block.line, skipped))
     return result
 
 
@@ -98,6 +101,22 @@ def normalise(text: str) -> str:
     for pattern, placeholder in VARYING:
         text = pattern.sub(placeholder, text)
     return text
+
+
+def sort_kv_rows(text: str) -> str:
+    """`restate kv get` lists state keys in no fixed order: sort its rows (a row is a key line plus the
+    indented continuation lines of a multi-line value) so that equal states compare equal."""
+    lines = text.splitlines()
+    header = next((i for i, line in enumerate(lines) if line.split()[:2] == ["KEY", "VALUE"]), None)
+    if header is None:
+        return text
+    rows: list[list[str]] = []
+    for line in lines[header + 1 :]:
+        if rows and (line.startswith("   ") or not line.strip()):
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return "\n".join(lines[: header + 1] + [line for row in sorted(rows) for line in row])
 
 
 def run_step(step: Step, ports: Mapping[int, str], env: Mapping[str, str], cwd: Path) -> str:
@@ -143,7 +162,7 @@ class DevStack:
             text=True,
         )
         threading.Thread(target=self._pump, daemon=True).start()
-        self.wait_for("==> ready", timeout)
+        self.wait_for("pids:", timeout)  # printed right after "==> ready"
         return self
 
     def _pump(self) -> None:
@@ -206,7 +225,11 @@ class DevStack:
             output = run_step(step, self.port_map, self.command_env, REPO_ROOT)
             commands += len(step.commands)
             if step.expected is not None:
-                assert normalise(output) == normalise(step.expected), f"{readme.name} line {step.line}"
+                if any(" kv get " in f" {command} " for command in step.commands):
+                    output, expected = sort_kv_rows(normalise(output)), sort_kv_rows(normalise(step.expected))
+                else:
+                    output, expected = normalise(output), normalise(step.expected)
+                assert output == expected, f"{readme.name} line {step.line}"
                 checked += 1
         return commands, checked
 

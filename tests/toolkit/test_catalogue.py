@@ -64,3 +64,4 @@ def test_example_curl_lines() -> None:
         """curl localhost:8080/worker/run --json '{"flights":{"flightId":"f1","seats":1}}'"""
     )
     assert example_value({"anyOf": [{"type": "null"}, {"type": "boolean"}]}) is True
+    assert example_value({"type": ["object", "null"], "properties": {"a": {"type": "integer"}}}) == {"a": 1}

