@@ -1,0 +1,210 @@
+"""statemachinepayments: a payment is charged at most once, a cancel refunds or prevents it, ids expire."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from patterns.restate_server import REPO_ROOT
+from statemachinepayments.app import app
+from tests.harness import Deployment, RestateBackend, deployed, eventually, sql
+from tests.readme import DevStack
+
+INITIAL = 100_000
+
+
+@pytest.fixture(scope="module")
+def env(restate: RestateBackend) -> Iterator[Deployment]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STATEMACHINEPAYMENTS_INITIAL_BALANCE", str(INITIAL))
+        with deployed(restate, app) as deployment:
+            yield deployment
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def make(env: Deployment, payment: str, account: str, amount: Any, http: httpx.Client | None = None) -> httpx.Response:
+    body = {"accountId": account, "amount": amount}
+    return (http or httpx).post(f"{env.ingress_url}/payments/{payment}/makePayment", json=body, timeout=60)
+
+
+def cancel(env: Deployment, payment: str, http: httpx.Client | None = None) -> httpx.Response:
+    return (http or httpx).post(f"{env.ingress_url}/payments/{payment}/cancelPayment", timeout=60)
+
+
+def balance(env: Deployment, account: str) -> int | None:
+    value: int | None = env.state("accounts", account).get("balance")
+    return value
+
+
+def pending(env: Deployment, service: str, keys: list[str]) -> int:
+    """Invocations of `service` on `keys` not completed yet (scheduled expiries excluded)."""
+    quoted = ", ".join(f"'{key}'" for key in keys)
+    rows = sql(
+        env.admin_url,
+        f"select count(*) as n from sys_invocation where target_service_name = '{service}' "
+        f"and target_service_key in ({quoted}) and status not in ('completed', 'scheduled')",
+    )
+    return int(rows[0]["n"])
+
+
+def test_make_charges_once_and_cancel_refunds(env: Deployment) -> None:
+    payment, account = new_id("pay"), new_id("acc")
+
+    assert make(env, payment, account, 100).json() == f"{payment} successful: true"
+    assert balance(env, account) == INITIAL - 100
+    assert env.state("payments", payment) == {
+        "status": "COMPLETED",
+        "payment": {"accountId": account, "amount": 100},
+    }
+
+    assert make(env, payment, account, 100).json() == f"{payment} previously completed"
+    assert balance(env, account) == INITIAL - 100  # no second withdrawal
+
+    assert cancel(env, payment).status_code == 200
+    assert env.state("payments", payment)["status"] == "CANCELLED"
+    eventually(lambda: balance(env, account) == INITIAL, timeout=15)  # the refund is a one-way call
+
+    assert make(env, payment, account, 100).json() == f"{payment} was cancelled before"
+    assert cancel(env, payment).status_code == 200  # cancelling twice refunds once
+    eventually(lambda: pending(env, "accounts", [account]) == 0, timeout=15)
+    assert balance(env, account) == INITIAL
+
+
+def test_a_cancel_that_overtakes_the_payment_prevents_it(env: Deployment) -> None:
+    payment, account = new_id("pay"), new_id("acc")
+
+    assert cancel(env, payment).status_code == 200
+    assert env.state("payments", payment) == {"status": "CANCELLED"}
+    assert make(env, payment, account, 100).json() == f"{payment} was cancelled before"
+    assert env.state("accounts", account) == {}  # never touched
+
+
+def test_insufficient_funds_is_not_a_payment(env: Deployment) -> None:
+    payment, account = new_id("pay"), new_id("acc")
+    assert make(env, payment, account, INITIAL + 1).json() == f"{payment} successful: false"
+    assert env.state("payments", payment) == {}
+    assert balance(env, account) == INITIAL
+    answer = httpx.post(f"{env.ingress_url}/accounts/{account}/withdraw", json=INITIAL + 1, timeout=30).json()
+    assert answer == {"success": False, "reason": f"Insufficient funds: {INITIAL} cents"}
+
+
+@pytest.mark.slow
+def test_payment_ids_are_forgotten_after_the_expiry(env: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATTERNS_DURATION_STATEMACHINEPAYMENTS_EXPIRY", "1s")
+    made, cancelled, account = new_id("pay"), new_id("pay"), new_id("acc")
+    assert make(env, made, account, 100).json() == f"{made} successful: true"
+    assert cancel(env, cancelled).status_code == 200
+    assert env.state("payments", made) != {} and env.state("payments", cancelled) != {}
+
+    eventually(lambda: env.state("payments", made) == {} and env.state("payments", cancelled) == {}, timeout=20)
+    assert balance(env, account) == INITIAL - 100  # expiry forgets the token, the payment stays made
+
+
+def test_initial_balance_is_drawn_deterministically(env: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STATEMACHINEPAYMENTS_INITIAL_BALANCE")
+    account = new_id("acc")
+    assert httpx.post(f"{env.ingress_url}/accounts/{account}/withdraw", json=1, timeout=30).json()["success"]
+    after = balance(env, account)
+    assert after is not None and 100_000 - 1 <= after <= 199_999 - 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("payments/{p}/makePayment", {"accountId": "{a}", "amount": -5}, "Unable to parse an input argument."),
+        ("payments/{p}/makePayment", {"accountId": "{a}", "amount": 0}, "Unable to parse an input argument."),
+        ("payments/{p}/makePayment", {"amount": 5}, "Unable to parse an input argument."),
+        ("payments/{p}/makePayment", {"accountId": "{a}", "amount": "lots"}, "Unable to parse an input argument."),
+        ("accounts/{a}/withdraw", -5, "Amount must be greater than 0: amount = -5"),
+        ("accounts/{a}/deposit", "lots", "Amount must be greater than 0: amount = lots"),
+        ("accounts/{a}/deposit", 1.5, "Amount must be greater than 0: amount = 1.5"),
+    ],
+)
+def test_bad_input_gets_a_400_and_changes_nothing(env: Deployment, path: str, body: Any, message: str) -> None:
+    payment, account = new_id("pay"), new_id("acc")
+    if isinstance(body, dict):
+        body = {k: v.format(a=account) if isinstance(v, str) else v for k, v in body.items()}
+    response = httpx.post(f"{env.ingress_url}/{path.format(p=payment, a=account)}", json=body, timeout=30)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(message)
+    assert env.state("payments", payment) == {} and env.state("accounts", account) == {}
+
+
+def test_storm_of_concurrent_payments_and_cancellations_stays_consistent(env: Deployment) -> None:
+    run = uuid.uuid4().hex[:8]
+    payments = [f"storm-{run}-p{i}" for i in range(20)]
+    accounts = [f"storm-{run}-a{i}" for i in range(5)]
+    account_of = {p: accounts[i % 5] for i, p in enumerate(payments)}
+    amount_of = {p: 100 * (i + 1) for i, p in enumerate(payments)}
+    rng = random.Random(7)
+    make_only = set(payments[:5])  # these must end COMPLETED; the others get a mix of makes and cancels
+    plan = []
+    for _ in range(600):
+        p = rng.choice(payments)
+        plan.append((p, "make" if p in make_only or rng.random() < 0.65 else "cancel"))
+    threads = 24
+    slices = [plan[i::threads] for i in range(threads)]
+
+    def worker(requests: list[tuple[str, str]]) -> list[int]:
+        with httpx.Client(timeout=60) as http:  # one client per thread: a shared client is the bottleneck
+            return [
+                (make(env, p, account_of[p], amount_of[p], http) if op == "make" else cancel(env, p, http)).status_code
+                for p, op in requests
+            ]
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = [code for codes in pool.map(worker, slices) for code in codes]
+    wall = time.monotonic() - started
+    print(f"\nstorm: {len(plan)} requests ({Counter(op for _, op in plan)}), {threads} threads, {wall:.1f}s")  # noqa: T201 (storm size and wall time, shown with -s)
+    assert statuses == [200] * len(plan)
+
+    eventually(lambda: pending(env, "accounts", accounts) == 0 and pending(env, "payments", payments) == 0, 30)
+
+    # Every account lost exactly the payments that ended COMPLETED; cancelled ones were refunded.
+    final = {p: env.state("payments", p) for p in payments}
+    for account in accounts:
+        completed = sum(
+            amount_of[p] for p in payments if account_of[p] == account and final[p].get("status") == "COMPLETED"
+        )
+        assert (balance(env, account) or INITIAL) == INITIAL - completed, account
+
+    # Per payment: charged at most once; COMPLETED = charged and not refunded; CANCELLED = never charged or refunded.
+    calls = Counter(
+        (row["invoked_by_target"].split("/")[1], row["target_handler_name"])
+        for row in sql(
+            env.admin_url,
+            "select invoked_by_target, target_handler_name from sys_invocation "
+            f"where target_service_name = 'accounts' and target_service_key like 'storm-{run}-%'",
+        )
+    )
+    for p in payments:
+        charged, refunded = calls[(p, "withdraw")], calls[(p, "deposit")]
+        assert charged <= 1 and refunded <= charged, (p, charged, refunded)
+        status = final[p].get("status")
+        assert status in ("COMPLETED", "CANCELLED"), (p, final[p])
+        assert (charged - refunded == 1) == (status == "COMPLETED"), (p, status, charged, refunded)
+    outcomes = Counter(state.get("status") for state in final.values())
+    refunds = sum(calls[(p, "deposit")] for p in payments)
+    assert all(final[p]["status"] == "COMPLETED" for p in make_only) and outcomes["CANCELLED"] > 0
+    assert refunds > 0  # some cancellations came after the charge and really refunded it
+    print(f"storm: final statuses {dict(outcomes)}, refunds {refunds}")  # noqa: T201
+
+
+@pytest.mark.slow
+def test_readme_walkthrough(tmp_path: Path) -> None:
+    with DevStack(["statemachinepayments"], tmp_path) as stack:
+        commands, checked = stack.run_walkthrough(REPO_ROOT / "statemachinepayments" / "README.md")
+        assert (commands, checked) == (5, 3)
