@@ -1,0 +1,7 @@
+"""`python -m durablepromise`: serve `promises`, `promise` and `qna` on SERVICE_PORT (default 9080)."""
+
+from durablepromise.app import app
+from patterns.serving import serve
+
+if __name__ == "__main__":
+    serve(app)

@@ -1,0 +1,64 @@
+"""The worker service: split a task, run the subtasks as separate invocations in parallel, gather the results."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import restate
+from pydantic import Field
+from restate import Context, Service
+
+from patterns.chaos import delay
+from patterns.wire import CamelModel, bad_input_is_400
+
+logger = restate.getLogger(__name__)
+
+
+class Task(CamelModel):
+    description: str = Field(min_length=1, examples=["get out of bed,shower,make coffee,have breakfast"])
+
+
+class SubTask(CamelModel):
+    description: str
+
+
+class SubTaskResult(CamelModel):
+    description: str
+
+
+class Result(CamelModel):
+    description: str
+
+
+worker = Service("worker", invocation_context_managers=[bad_input_is_400])
+
+
+@worker.handler()
+async def run(ctx: Context, task: Task) -> Result:
+    # Split the task in subtasks (journaled: a retry sees the same split).
+    parts = await ctx.run_typed("split task", split, restate.RunOptions(type_hint=list[str]), task=task)
+    subtasks = [SubTask(description=part) for part in parts]
+
+    # Fan out: one runSubtask invocation per subtask, all started before we wait for any of them.
+    calls = [ctx.service_call(run_subtask, arg=subtask) for subtask in subtasks]
+    # Fan in: wait for all of them; the results stay in input order.
+    await restate.gather(*calls)
+    results = [await call for call in calls]
+
+    joined = ",".join(result.description for result in results)
+    logger.info("Aggregated result: %s", joined)
+    return Result(description=joined)
+
+
+@worker.handler("runSubtask")
+async def run_subtask(ctx: Context, subtask: SubTask) -> SubTaskResult:
+    # Processing logic goes here. Can be moved to a separate service to scale independently.
+    logger.info("Started executing subtask: %s", subtask.description)
+    seconds = ctx.random().randint(0, 4)  # deterministic randomness: the same draw on replay
+    await ctx.sleep(delay("parallelizework.subtask", timedelta(seconds=seconds)))
+    logger.info("Execution subtask finished: %s", subtask.description)
+    return SubTaskResult(description=f"{subtask.description}: DONE")
+
+
+async def split(task: Task) -> list[str]:
+    return task.description.split(",")
