@@ -1,0 +1,203 @@
+"""eventenrichment: a package registered over RPC, enriched by location events through a real Kafka
+subscription (Tansu broker), read back over RPC; failed events do not block the ones after them."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from eventenrichment.app import app
+from patterns.kafka import KafkaBroker, create_topics, subscribe, subscriptions, unsubscribe
+from patterns.produce import produce
+from patterns.restate_server import REPO_ROOT, free_port
+from tests.harness import Deployment, NativeRestate, deployed, eventually, sql, state
+from tests.readme import DevStack, Step, normalise, run_step, steps
+
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="module")
+def env(kafka_restate: NativeRestate, kafka: KafkaBroker) -> Iterator[tuple[Deployment, str]]:
+    """The app deployed in this process, subscribed to a topic of this module; yields (deployment, topic)."""
+    topic = f"package-location-updates-{uuid.uuid4().hex[:8]}"
+    create_topics(kafka.bootstrap, [topic])
+    with deployed(kafka_restate, app) as deployment:
+        started = time.monotonic()
+        subscription = subscribe(deployment.admin_url, topic, "package-tracker/updateLocation")
+        # Measure how long the consumer group join takes: register a package and wait for its first event.
+        http = httpx.Client(base_url=deployment.ingress_url, timeout=30)
+        assert http.post("/package-tracker/warm-up/registerPackage", json={"finalDestination": "x"}).status_code == 200
+        send(kafka, topic, ['warm-up:{"timestamp": "t0", "location": "l0"}'])
+        eventually(lambda: len(info(http, "warm-up")["locations"]) == 1, timeout=30)
+        log.info("subscription -> first handled event: %.2fs", time.monotonic() - started)
+        try:
+            yield deployment, topic
+        finally:
+            http.close()
+            unsubscribe(deployment.admin_url, subscription.id)
+
+
+def send(kafka: KafkaBroker, topic: str, lines: list[str]) -> None:
+    """Produce `key:{json}` lines, as `python -m patterns.produce` does."""
+    assert produce(topic, io.StringIO("\n".join(lines)), kafka.bootstrap) == (len(lines), 0)
+
+
+def info(http: httpx.Client, package: str) -> Any:
+    response = http.post(f"/package-tracker/{package}/getPackageInfo")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def http(env: tuple[Deployment, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=env[0].ingress_url, timeout=30) as client:
+        yield client
+
+
+def new_package() -> str:
+    return f"package-{uuid.uuid4().hex[:10]}"
+
+
+def test_locations_from_kafka_enrich_the_registered_package_in_order(
+    env: tuple[Deployment, str], kafka: KafkaBroker, http: httpx.Client
+) -> None:
+    deployment, topic = env
+    package = new_package()
+    registered = http.post(
+        f"/package-tracker/{package}/registerPackage", json={"finalDestination": "Bridge 6, Amsterdam"}
+    )
+    assert registered.status_code == 200, registered.text
+    assert info(http, package) == {"finalDestination": "Bridge 6, Amsterdam", "locations": []}
+
+    send(
+        kafka,
+        topic,
+        [
+            f'{package}:{{"timestamp": "2024-10-10 13:00", "location": "Pinetree Road 5, Paris"}}',
+            f'{package}:{{"timestamp": "2024-10-10 14:00", "location": "Mountain Road 155, Brussels"}}',
+        ],
+    )
+
+    expected = {
+        "finalDestination": "Bridge 6, Amsterdam",
+        "locations": [
+            {"timestamp": "2024-10-10 13:00", "location": "Pinetree Road 5, Paris"},
+            {"timestamp": "2024-10-10 14:00", "location": "Mountain Road 155, Brussels"},
+        ],
+    }
+    eventually(lambda: info(http, package) == expected, timeout=20)
+    assert deployment.state("package-tracker", package) == {"package-info": expected}
+    # Each record invoked the handler once, through the subscription.
+    rows = sql(
+        deployment.admin_url,
+        f"select invoked_by, status from sys_invocation where target = 'package-tracker/{package}/updateLocation'",
+    )
+    assert [(row["invoked_by"], row["status"]) for row in rows] == [("subscription", "completed")] * 2
+
+
+def test_an_event_for_an_unknown_package_creates_nothing_and_does_not_block_later_events(
+    env: tuple[Deployment, str], kafka: KafkaBroker, http: httpx.Client
+) -> None:
+    deployment, topic = env
+    package = new_package()
+    send(kafka, topic, [f'{package}:{{"timestamp": "2024-10-10 12:00", "location": "Nowhere"}}'])
+    failed = eventually(
+        lambda: sql(
+            deployment.admin_url,
+            "select completion_failure from sys_invocation "
+            f"where target = 'package-tracker/{package}/updateLocation' and status = 'completed'",
+        ),
+        timeout=20,
+    )
+    assert f"Package {package} not found" in failed[0]["completion_failure"]
+    assert state(deployment.admin_url, "package-tracker", package) == {}
+    assert info(http, package) is None
+
+    # The failed record is skipped, not retried: the next records of the same key go through.
+    http.post(f"/package-tracker/{package}/registerPackage", json={"finalDestination": "Bridge 6, Amsterdam"})
+    send(kafka, topic, [f'{package}:{{"timestamp": "2024-10-10 13:00", "location": "Pinetree Road 5, Paris"}}'])
+    eventually(lambda: len(info(http, package)["locations"]) == 1, timeout=20)
+    assert info(http, package)["locations"] == [{"timestamp": "2024-10-10 13:00", "location": "Pinetree Road 5, Paris"}]
+
+
+def test_http_calls_answer_404_for_unknown_packages_and_400_for_bad_input(
+    env: tuple[Deployment, str], http: httpx.Client
+) -> None:
+    deployment, _ = env
+    package = new_package()
+    update = {"timestamp": "2024-10-10 13:00", "location": "Pinetree Road 5, Paris"}
+
+    unknown = http.post(f"/package-tracker/{package}/updateLocation", json=update)
+    assert (unknown.status_code, unknown.json()["message"]) == (404, f"Package {package} not found")
+
+    for path, body in [
+        ("registerPackage", {"destination": "typo"}),
+        ("registerPackage", ["Bridge 6"]),
+        ("updateLocation", {"location": "no timestamp"}),
+    ]:
+        bad = http.post(f"/package-tracker/{package}/{path}", json=body)
+        assert bad.status_code == 400, bad.text
+        assert "Invalid" in bad.json()["message"]
+    assert state(deployment.admin_url, "package-tracker", package) == {}
+
+    # snake_case input (the Go and Python examples' field names) is accepted too; output stays camelCase.
+    http.post(f"/package-tracker/{package}/registerPackage", json={"final_destination": "Bridge 6, Amsterdam"})
+    assert http.post(f"/package-tracker/{package}/updateLocation", json=update).status_code == 200
+    assert info(http, package) == {"finalDestination": "Bridge 6, Amsterdam", "locations": [update]}
+
+
+def test_subscribe_lists_first_and_never_creates_a_duplicate(env: tuple[Deployment, str]) -> None:
+    """What the dev runner relies on: Restate itself would accept the same subscription twice."""
+    deployment, topic = env
+    existing = subscriptions(deployment.admin_url, topic)
+    again = subscribe(deployment.admin_url, topic, "package-tracker/updateLocation")
+    assert (again.created, [again]) == (False, existing)
+    assert subscriptions(deployment.admin_url, topic) == existing
+
+
+# Read-only steps that show the effect of Kafka messages: retried until the messages are processed.
+EVENTUALLY = ("getPackageInfo", "kv get")
+
+
+@pytest.mark.slow
+def test_readme_walkthrough(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+    """`python -m patterns dev eventenrichment` starts the broker and creates the subscription; the README,
+    run step by step as a reader would (so with its own subscription curl), gives the outputs it shows."""
+    if pytestconfig.getoption("--always-replay"):
+        pytest.skip("the walkthrough runs its own dev stack, the same in both passes: run in the normal pass only")
+    stack = DevStack(["eventenrichment"], tmp_path, env={"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"})
+    with stack:
+        assert any("(created)" in line and "package-tracker/updateLocation" in line for line in stack.lines)
+        admin = f"http://{stack.port_map[9070]}"
+        # The README's step 5 creates the subscription the dev runner made: remove the runner's first.
+        for subscription in subscriptions(admin, "package-location-updates"):
+            unsubscribe(admin, subscription.id)
+
+        checked = 0
+        for step in steps(REPO_ROOT / "eventenrichment" / "README.md"):
+            if step.start:
+                continue
+            if step.expected is None:
+                run_step(step, stack.port_map, stack.command_env, REPO_ROOT)
+                continue
+            expected = normalise(step.expected)
+
+            def matches(step: Step = step, expected: str = expected) -> None:
+                output = normalise(run_step(step, stack.port_map, stack.command_env, REPO_ROOT))
+                assert output == expected, f"README line {step.line}:\n{output}"
+
+            if any(word in command for command in step.commands for word in EVENTUALLY):
+                eventually(matches, timeout=30, interval=0.5)
+            else:
+                matches()
+            checked += 1
+        assert checked == 3
+        assert len(subscriptions(admin, "package-location-updates")) == 1  # the README's, no duplicate
