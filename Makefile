@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export UV_PYTHON_DOWNLOADS := never
 export RESTATE_DISABLE_TELEMETRY := true
 
-.PHONY: install dev test lint typecheck pytest clean
+.PHONY: install dev test lint typecheck pytest bench clean
 
 install: .venv/.synced node_modules/.installed
 
@@ -44,6 +44,11 @@ typecheck: install
 pytest: install
 	.venv/bin/pytest $(PYTEST_ARGS)
 	.venv/bin/pytest --always-replay -m "not slow" --ignore=tests/toolkit -q $(PYTEST_ARGS)
+
+## make bench: Python services (hypercorn and granian serving) against the same handlers on the JS SDK.
+bench: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench
 
 clean:
 	rm -rf .venv .tools node_modules .restate .pytest_cache .mypy_cache .ruff_cache

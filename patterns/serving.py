@@ -103,17 +103,19 @@ def serve(app: Any, *, host: str | None = None, port: int | None = None) -> None
 
 
 def import_target(app: Any) -> str:
-    """`module:attribute` of an already imported app (granian imports the app itself, in its worker)."""
+    """`module:attribute` of an already imported app (granian imports the app again in its worker)."""
     for name, module in list(sys.modules.items()):
         for attribute in ("app", "api"):
             if name != "__main__" and getattr(module, attribute, None) is app:
                 return f"{name}:{attribute}"
-    raise ValueError("serve(app) with granian needs `app` (or `api`) defined at module level")
+    raise ValueError("serving with granian needs `app` (or `api`) defined at module level")
 
 
 def serve_granian(app: Any, host: str, port: int) -> None:
+    """granian: a Rust HTTP/1.1 + HTTP/2 server; one worker process, supervised by this one."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
 
     restate_endpoint = getattr(app, "__module__", None) == "restate.server"
     Granian(
@@ -124,6 +126,7 @@ def serve_granian(app: Any, host: str, port: int) -> None:
         interface=Interfaces.ASGINL if restate_endpoint else Interfaces.ASGI,
         http=HTTPModes.auto,
         websockets=False,
+        log_level=LogLevels.warning,
         # restate-sdk replaces the worker's SIGTERM handler (as with hypercorn): bound the wait, then kill it.
         workers_kill_timeout=3,
     ).serve()
