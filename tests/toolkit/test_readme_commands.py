@@ -1,0 +1,26 @@
+"""Every command a README shows is run by a test, or is marked as a long-running process (```shell start,
+which the dev runner stands in for) or as needing a real external service (```shell no-run (reason))."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from patterns.restate_server import REPO_ROOT
+from tests.readme import blocks, steps
+from tests.toolkit.test_readme_links import READMES
+
+TEST_SOURCES = "\n".join(p.read_text() for p in (REPO_ROOT / "tests").glob("**/test_*.py"))
+
+
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_readme_commands_are_run_by_a_test(readme: Path) -> None:
+    runnable = [step for step in steps(readme) if not step.start]
+    if runnable:
+        folder = readme.parent.name
+        assert f'"{folder}" / "README.md"' in TEST_SOURCES, f"no test runs the walkthrough of {readme}"
+    for block in blocks(readme.read_text()):
+        if block.info[:1] == ("shell",) and "no-run" in block.info:
+            reason = " ".join(block.info[block.info.index("no-run") + 1 :])
+            assert reason.startswith("(") and reason.endswith(")"), f"line {block.line}: no-run needs (a reason)"
