@@ -231,7 +231,7 @@ def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
     return summary
 
 
-PYTHON_SERVERS = ("hypercorn", "granian")
+PYTHON_SERVERS = ("granian", "hypercorn")  # the first is the default of patterns.serving
 
 
 def compare(py: dict[str, float], js: dict[str, float]) -> dict[str, float | None]:

@@ -80,11 +80,11 @@ except (OSError, AttributeError):  # not Linux
     _prctl = None
 
 
-def die_with_parent() -> None:
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
     """`preexec_fn` for children: SIGTERM them if the process that started them dies (Linux only), so a
     crashed runner or test session leaves nothing behind."""
     if _prctl is not None:
-        _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        _prctl(1, signum)  # PR_SET_PDEATHSIG
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -1,18 +1,24 @@
-"""Serve an ASGI app (a Restate endpoint or a FastAPI front end) with hypercorn.
+"""Serve an ASGI app (a Restate endpoint or a FastAPI front end) with granian or hypercorn.
 
-`serve(app)` is what every `python -m <pattern>` runs. Hypercorn accepts HTTP/1.1 and HTTP/2 cleartext
+`serve(app)` is what every `python -m <pattern>` runs. Both servers accept HTTP/1.1 and HTTP/2 cleartext
 with prior knowledge on the same port, which is how restate-server talks to a deployment.
 
+- granian (default; a Rust HTTP server) runs the app in one worker process. It spends a third less CPU
+  per request than hypercorn and has no HTTP/2 latency tail (README, Performance).
+- hypercorn (`PATTERNS_SERVER=hypercorn`, pure Python) runs the app in this process; the tests also
+  use it to serve apps on a thread of the test process (`BackgroundServer`).
+
 Shutdown: restate-sdk 1.3 installs its own SIGTERM handler on the event loop the first time the app is
-called, which silently replaces hypercorn's. We register our shutdown through the SDK's own hook
-registry instead (`restate.server.install_shutdown_hook`), so SIGTERM and SIGINT both stop the server
-gracefully, whether the SDK has hooked SIGTERM yet or not.
+called, which silently replaces the server's. We register the server's shutdown through the SDK's own
+hook registry instead (`restate.server.install_shutdown_hook`), so SIGTERM and SIGINT both stop the
+server gracefully, whether the SDK has hooked SIGTERM yet or not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -26,6 +32,7 @@ import hypercorn.asyncio
 from hypercorn.config import Config
 from restate.server import install_shutdown_hook
 
+from patterns.restate_server import die_with_parent
 from patterns.settings import settings
 
 LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] - %(message)s"
@@ -84,17 +91,15 @@ async def serve_async(app: Any, host: str, port: int, stop: asyncio.Event | None
 
 
 def serve(app: Any, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve `app` on SERVICE_HOST:SERVICE_PORT (default 0.0.0.0:9080) until Ctrl-C or SIGTERM.
-
-    PATTERNS_SERVER=granian serves with granian (Rust HTTP/1.1 + HTTP/2) instead of hypercorn: less CPU per
-    request (see the README's Performance section).
-    """
+    """Serve `app` on SERVICE_HOST:SERVICE_PORT (default 0.0.0.0:9080) until Ctrl-C or SIGTERM, with
+    granian, or with hypercorn when PATTERNS_SERVER=hypercorn."""
     configure_logging()
     current = settings()
     host = host or current.service_host
     port = port or current.service_port
-    server = os.environ.get("PATTERNS_SERVER", "hypercorn")
+    server = os.environ.get("PATTERNS_SERVER", "granian")
     if server == "granian":
+        logging.getLogger("patterns").info("Running on http://%s:%d (granian)", host, port)
         serve_granian(app, host, port)
     elif server == "hypercorn":
         asyncio.run(serve_async(app, host, port))
@@ -112,14 +117,16 @@ def import_target(app: Any) -> str:
 
 
 def serve_granian(app: Any, host: str, port: int) -> None:
-    """granian: a Rust HTTP/1.1 + HTTP/2 server; one worker process, supervised by this one."""
+    """granian: a Rust HTTP/1.1 + HTTP/2 server, running the app in one worker process."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
     from granian.log import LogLevels
 
     restate_endpoint = getattr(app, "__module__", None) == "restate.server"
+    os.environ["PATTERNS_GRANIAN_TARGET"] = import_target(app)  # read by granian_worker_app in the worker
     Granian(
-        import_target(app),
+        "patterns.serving:granian_worker_app",
+        factory=True,
         address=host,
         port=port,
         # The SDK has no lifespan: ASGINL skips it. `auto` accepts HTTP/1.1 and HTTP/2 with prior knowledge.
@@ -127,9 +134,30 @@ def serve_granian(app: Any, host: str, port: int) -> None:
         http=HTTPModes.auto,
         websockets=False,
         log_level=LogLevels.warning,
-        # restate-sdk replaces the worker's SIGTERM handler (as with hypercorn): bound the wait, then kill it.
-        workers_kill_timeout=3,
+        workers_kill_timeout=5,  # a worker that does not stop in time is killed
     ).serve()
+
+
+def granian_worker_app() -> Any:
+    """Runs in granian's worker process: the app, made to follow its parent in life and in shutdown."""
+    die_with_parent(signal.SIGKILL)  # a SIGKILL of `python -m <pattern>` takes the worker along
+    module, attribute = os.environ["PATTERNS_GRANIAN_TARGET"].split(":")
+    app = getattr(importlib.import_module(module), attribute)
+    installed = False
+
+    async def worker_app(scope: Any, receive: Any, send: Any) -> None:
+        # restate-sdk installs its SIGTERM handler on the first call, replacing granian's (the worker would
+        # ignore its stop signal). Register granian's handler in the SDK's hook registry first: both run.
+        nonlocal installed
+        if not installed:
+            installed = True
+            loop = asyncio.get_running_loop()
+            handle = loop._signal_handlers.get(signal.SIGTERM)  # type: ignore[attr-defined]
+            if handle is not None:
+                install_shutdown_hook(loop, handle._run, signal.SIGTERM)
+        await app(scope, receive, send)
+
+    return worker_app
 
 
 def wait_http_ok(url: str, timeout: float = 30.0, interval: float = 0.05) -> None:

@@ -18,13 +18,16 @@ from patterns.serving import wait_http_ok
 from tests.harness import NativeRestate, RestateBackend, ServiceProcess, state
 
 
+@pytest.mark.parametrize("server", ["granian", "hypercorn"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_pattern_process_serves_then_stops_on_signal(restate: RestateBackend, signum: signal.Signals) -> None:
+def test_pattern_process_serves_then_stops_on_signal(
+    restate: RestateBackend, signum: signal.Signals, server: str
+) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "durablerpc"],
         cwd=REPO_ROOT,
-        env={**os.environ, "SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(port)},
+        env={**os.environ, "SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(port), "PATTERNS_SERVER": server},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -32,7 +35,7 @@ def test_pattern_process_serves_then_stops_on_signal(restate: RestateBackend, si
     try:
         wait_http_ok(f"http://127.0.0.1:{port}/health", timeout=30)
         assert register(restate.admin_url, f"http://127.0.0.1:{port}") == ["product"]
-        product = f"signal-{signum.name}-{time.monotonic_ns()}"
+        product = f"signal-{server}-{signum.name}-{time.monotonic_ns()}"
         answer = httpx.post(f"{restate.ingress_url}/product/{product}/reserve", timeout=30)
         assert answer.json() is True  # the SDK has now hooked SIGTERM
 
@@ -42,6 +45,7 @@ def test_pattern_process_serves_then_stops_on_signal(restate: RestateBackend, si
         assert proc.returncode == 0, output
         assert time.monotonic() - started < 10
         assert f"Running on http://127.0.0.1:{port}" in output
+        assert [line for line in output.splitlines() if "panic" in line.lower()] == []
         assert f"Reserving product {product}" in output
     finally:
         if proc.poll() is None:
