@@ -10,7 +10,11 @@ import pytest
 from patterns.restate_server import REPO_ROOT
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-READMES = sorted(p for p in REPO_ROOT.glob("**/README.md") if not {"node_modules", ".venv", ".tools"} & set(p.parts))
+READMES = sorted(
+    p
+    for p in REPO_ROOT.glob("**/README.md")
+    if not any(part == "node_modules" or part.startswith(".") for part in p.relative_to(REPO_ROOT).parts)
+)
 
 
 @pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
