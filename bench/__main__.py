@@ -33,9 +33,9 @@ from patterns.restate_server import (
     REPO_ROOT,
     SMALL,
     RestateServer,
-    die_with_parent,
     free_port,
     port_in_use,
+    spawn,
     stop_process,
 )
 
@@ -95,16 +95,7 @@ class Side:
     def start(self, log_dir: Path) -> None:
         self.port = free_port()
         log = open(log_dir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
-            [part.replace("{port}", str(self.port)) for part in self.command],
-            cwd=REPO_ROOT,
-            env={**os.environ, **self.env, "SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(self.port)},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509
-        )
+        self.proc = spawn(self.command, log, {**self.env, "SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(self.port)})
         # The JavaScript SDK serves HTTP/2 only (httpx speaks HTTP/1.1 here): wait for the port to open.
         deadline = time.monotonic() + 30
         while not port_in_use(self.port):

@@ -8,7 +8,6 @@ Starts restate-server (data in `.restate/`), serves every pattern (or the ones n
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import subprocess
@@ -24,7 +23,7 @@ from patterns.catalogue import Collision, Pattern, load_patterns, pattern_names,
 from patterns.examples import example_curl
 from patterns.extras import EXTRAS, Extra
 from patterns.registration import register
-from patterns.restate_server import REPO_ROOT, RestateServer, die_with_parent, port_in_use, stop_process
+from patterns.restate_server import REPO_ROOT, RestateServer, port_in_use, spawn, stop_process
 from patterns.serving import wait_http_ok
 
 _print_lock = threading.Lock()
@@ -52,18 +51,8 @@ class Child:
             say(f"{self.label:>22} | {line.rstrip()}")
 
 
-def spawn(label: str, module: str, env: dict[str, str], url: str) -> Child:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", module],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # Ctrl-C reaches the runner only, which stops everything in order
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )
+def start_child(label: str, module: str, env: dict[str, str], url: str) -> Child:
+    proc = spawn([sys.executable, "-m", module], subprocess.PIPE, {**env, "PYTHONUNBUFFERED": "1"}, text=True)
     return Child(label, url, proc)
 
 
@@ -159,14 +148,13 @@ class Runner:
         for pattern in kept:
             port = next(ports)
             url = f"http://127.0.0.1:{port}"
-            self.children.append(spawn(pattern.name, pattern.name, {**env, "SERVICE_PORT": str(port)}, url))
+            self.children.append(start_child(pattern.name, pattern.name, {**env, "SERVICE_PORT": str(port)}, url))
             deployments[pattern.name] = url
             if pattern.has_api:
                 api_port = next(api_ports)
                 api_url = f"http://127.0.0.1:{api_port}"
-                self.children.append(
-                    spawn(f"{pattern.name}.api", f"{pattern.name}.api", {**env, "API_PORT": str(api_port)}, api_url)
-                )
+                api_env = {**env, "API_PORT": str(api_port)}
+                self.children.append(start_child(f"{pattern.name}.api", f"{pattern.name}.api", api_env, api_url))
         return deployments
 
     def _print_summary(self, kept: list[Pattern], left_out: list[Collision]) -> None:

@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
-from patterns.restate_server import die_with_parent, free_port, port_in_use, stop_process
+from patterns.restate_server import free_port, port_in_use, spawn, stop_process
 
 if TYPE_CHECKING:
     from patterns.catalogue import Pattern
@@ -192,14 +192,10 @@ class KafkaBroker:
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - closed in stop()
         url = f"tcp://{self.bootstrap}"
         spawned = time.monotonic()
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [find_broker(), "broker", "--listener-url", url, "--advertised-listener-url", url]
             + ["--storage-engine", "memory://tansu/"],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log or subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509
+            self._log or subprocess.DEVNULL,
         )
         try:
             self.wait_ready(timeout)

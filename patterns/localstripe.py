@@ -31,7 +31,7 @@ from typing import IO, Any
 import httpx
 
 from patterns.catalogue import Pattern
-from patterns.restate_server import REPO_ROOT, die_with_parent, port_in_use, stop_process
+from patterns.restate_server import port_in_use, spawn, stop_process
 
 DEFAULT_PORT = 8420  # localstripe's own default
 WEBHOOK_PATH = "/payments/processWebhook"
@@ -92,15 +92,10 @@ class LocalStripe:
         base_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.log_path or base_dir / "localstripe.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-m", "patterns.localstripe", "--port", str(self.port), "--no-webhook"],
-            cwd=REPO_ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509
+            self._log,
+            {"PYTHONUNBUFFERED": "1"},
         )
         try:
             self.wait_ready(timeout)

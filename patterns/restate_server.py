@@ -87,6 +87,25 @@ def die_with_parent(signum: int = signal.SIGTERM) -> None:
         _prctl(1, signum)  # PR_SET_PDEATHSIG
 
 
+def spawn(
+    args: list[str], stdout: Any, env: Mapping[str, str] | None = None, text: bool = False
+) -> subprocess.Popen[Any]:
+    """Start a child the way every launcher here does: from the repository root, no stdin, stderr into
+    `stdout`, in its own session (a terminal's Ctrl-C reaches only the parent, which stops children in
+    order, by PID), and dying with its parent. `env` is added to this process's environment."""
+    return subprocess.Popen(
+        args,
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        text=text,
+        start_new_session=True,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - one system call, resolved before the fork
+    )
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that was free a moment ago (bind-then-close: callers retry on the rare clash)."""
     with socket.socket() as sock:
@@ -164,15 +183,7 @@ class RestateServer:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path or self.base_dir / "restate-server.log"
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [find_binary(), "--base-dir", str(self.base_dir), "--no-logo"],
-            env=self.environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C in the terminal reaches our runner, which stops us in order
-            preexec_fn=die_with_parent,  # noqa: PLW1509
-        )
+        self.proc = spawn([find_binary(), "--base-dir", str(self.base_dir), "--no-logo"], self._log, self.environment())
         try:
             self.wait_healthy(timeout)
         except BaseException:

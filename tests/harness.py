@@ -4,7 +4,6 @@ pattern's app served in this process, state reads through the admin SQL API, pol
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from patterns.registration import register
-from patterns.restate_server import REPO_ROOT, RestateServer, ServerExited, die_with_parent, free_port, stop_process
+from patterns.restate_server import RestateServer, ServerExited, free_port, spawn, stop_process
 from patterns.serving import BackgroundServer, wait_http_ok
 
 T = TypeVar("T")
@@ -157,25 +156,15 @@ class ServiceProcess:
         self._pumps: list[threading.Thread] = []
 
     def start(self, register_it: bool = True) -> ServiceProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            cwd=REPO_ROOT,
-            env={
-                **os.environ,
-                "SERVICE_HOST": self.restate.service_host,
-                "SERVICE_PORT": str(self.port),
-                "RESTATE_INGRESS_URL": self.restate.ingress_url,
-                "RESTATE_ADMIN_URL": self.restate.admin_url,
-                "PYTHONUNBUFFERED": "1",
-                **self.env,
-            },
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509
-        )
+        env = {
+            "SERVICE_HOST": self.restate.service_host,
+            "SERVICE_PORT": str(self.port),
+            "RESTATE_INGRESS_URL": self.restate.ingress_url,
+            "RESTATE_ADMIN_URL": self.restate.admin_url,
+            "PYTHONUNBUFFERED": "1",
+            **self.env,
+        }
+        self.proc = spawn([sys.executable, "-m", self.module], subprocess.PIPE, env, text=True)
         pump = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
         pump.start()
         self._pumps.append(pump)
