@@ -37,6 +37,7 @@ from patterns.restate_server import (
     port_in_use,
     spawn,
     stop_process,
+    wait_until,
 )
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -97,11 +98,7 @@ class Side:
         log = open(log_dir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         self.proc = spawn(self.command, log, {**self.env, "SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(self.port)})
         # The JavaScript SDK serves HTTP/2 only (httpx speaks HTTP/1.1 here): wait for the port to open.
-        deadline = time.monotonic() + 30
-        while not port_in_use(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the {self.name} side did not start; see {log_dir / (self.name + '.log')}")
-            time.sleep(0.05)
+        wait_until(lambda: port_in_use(self.port), self.proc, f"the {self.name} side", 30, see=lambda: log.name)
 
     def activate(self, admin_url: str) -> None:
         """Register this side with force: from now on the server sends these services' calls here."""

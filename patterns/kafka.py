@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
-from patterns.restate_server import free_port, port_in_use, spawn, stop_process
+from patterns.restate_server import free_port, port_in_use, spawn, stop_process, wait_until
 
 if TYPE_CHECKING:
     from patterns.catalogue import Pattern
@@ -206,26 +206,24 @@ class KafkaBroker:
             raise
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not port_in_use(self.port, self.host):
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Kafka broker not listening on {self.bootstrap} after {timeout:.0f}s")
-            time.sleep(0.02)
-        admin = admin_client(self.bootstrap)
-        while True:
-            self._check_alive()
-            try:
-                admin.list_topics(timeout=1)
-                return
-            except Exception:  # KafkaException while the broker finishes starting
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.05)
+        admin = None
 
-    def _check_alive(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise BrokerExited(f"the Kafka broker exited with {self.proc.returncode}; see {self.log_path}")
+        def answers_metadata() -> bool:
+            nonlocal admin
+            if not port_in_use(self.port, self.host):
+                return False
+            admin = admin or admin_client(self.bootstrap)
+            admin.list_topics(timeout=1)  # raises a KafkaException while the broker finishes starting
+            return True
+
+        wait_until(
+            answers_metadata,
+            self.proc,
+            f"the Kafka broker on {self.bootstrap}",
+            timeout,
+            exited=BrokerExited,
+            see=lambda: str(self.log_path),
+        )
 
     def stop(self) -> None:
         # SIGINT stops Tansu in 1-2 s; SIGTERM waits for connected clients. Memory storage: nothing to flush.

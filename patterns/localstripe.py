@@ -24,14 +24,13 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 
 from patterns.catalogue import Pattern
-from patterns.restate_server import port_in_use, spawn, stop_process
+from patterns.restate_server import http_ok, port_in_use, spawn, stop_process, wait_until
 
 DEFAULT_PORT = 8420  # localstripe's own default
 WEBHOOK_PATH = "/payments/processWebhook"
@@ -104,18 +103,13 @@ class LocalStripe:
             raise
 
     def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"localstripe exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.api_base}/v1/customers", auth=(self.api_key, ""), timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"localstripe did not answer on {self.api_base} within {timeout:.0f}s")
-            time.sleep(0.05)
+        wait_until(
+            lambda: http_ok(f"{self.api_base}/v1/customers", auth=(self.api_key, "")),
+            self.proc,
+            f"localstripe on {self.api_base}",
+            timeout,
+            see=lambda: str(self.log_path),
+        )
 
     def server_settings(self) -> dict[str, str]:
         return {}

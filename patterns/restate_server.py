@@ -106,6 +106,35 @@ def spawn(
     )
 
 
+def http_ok(url: str, **kwargs: Any) -> bool:
+    return httpx.get(url, timeout=1.0, **kwargs).status_code == 200
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    proc: subprocess.Popen[Any] | None,
+    name: str,
+    timeout: float,
+    exited: type[Exception] = RuntimeError,
+    see: Callable[[], str] = lambda: "its log",
+) -> None:
+    """The launchers' readiness wait: poll `ready()` (an exception counts as not ready yet) until it is
+    true; raise `exited` if the process ends first, TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise exited(f"{name} exited with {proc.returncode}; see {see()}")
+        try:
+            if ready():
+                return
+        except Exception as error:  # not listening yet, or still starting
+            last = error
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} not ready after {timeout:.0f}s (last: {last!r})")
+        time.sleep(0.05)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that was free a moment ago (bind-then-close: callers retry on the rare clash)."""
     with socket.socket() as sock:
@@ -193,19 +222,14 @@ class RestateServer:
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         """Admin /health turns 200 before the ingress is ready after a restart: wait for both."""
-        deadline = time.monotonic() + timeout
-        for url in (f"{self.admin_url}/health", f"{self.ingress_url}/restate/health"):
-            while True:
-                if self.proc is not None and self.proc.poll() is not None:
-                    raise ServerExited(f"restate-server exited with {self.proc.returncode}; see {self.log_tail()}")
-                try:
-                    if httpx.get(url, timeout=1.0).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"restate-server not healthy at {url} after {timeout:.0f}s")
-                time.sleep(0.05)
+        wait_until(
+            lambda: http_ok(f"{self.admin_url}/health") and http_ok(f"{self.ingress_url}/restate/health"),
+            self.proc,
+            "restate-server",
+            timeout,
+            exited=ServerExited,
+            see=self.log_tail,
+        )
 
     def log_tail(self, lines: int = 20) -> str:
         path = self.log_path or self.base_dir / "restate-server.log"
