@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -29,16 +28,9 @@ from typing import Any
 
 import httpx
 
-from patterns.restate_server import (
-    REPO_ROOT,
-    SMALL,
-    RestateServer,
-    free_port,
-    port_in_use,
-    spawn,
-    stop_process,
-    wait_until,
-)
+from patterns import REPO_ROOT
+from patterns.process import ManagedProcess, free_port, port_in_use
+from patterns.restate_server import SMALL, RestateServer
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -86,7 +78,7 @@ class Side:
     command: list[str]
     env: dict[str, str]
     use_http_11: bool = False
-    proc: subprocess.Popen[bytes] | None = None
+    process: ManagedProcess | None = None
     port: int = 0
 
     @property
@@ -95,10 +87,16 @@ class Side:
 
     def start(self, log_dir: Path) -> None:
         self.port = free_port()
-        log = open(log_dir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-        self.proc = spawn(self.command, log, {**self.env, "SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(self.port)})
-        # The JavaScript SDK serves HTTP/2 only (httpx speaks HTTP/1.1 here): wait for the port to open.
-        wait_until(lambda: port_in_use(self.port), self.proc, f"the {self.name} side", 30, see=lambda: log.name)
+        self.process = ManagedProcess(
+            f"the {self.name} side",
+            self.command,
+            env={**self.env, "SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(self.port)},
+            log=log_dir / f"{self.name}.log",
+            # The JavaScript SDK serves HTTP/2 only (httpx speaks HTTP/1.1 here): wait for the port to open.
+            ready=lambda: port_in_use(self.port),
+            stop_timeout=10,
+        )
+        self.process.start()
 
     def activate(self, admin_url: str) -> None:
         """Register this side with force: from now on the server sends these services' calls here."""
@@ -110,8 +108,8 @@ class Side:
         response.raise_for_status()
 
     def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc, signal.SIGTERM, timeout=10)
+        if self.process is not None:
+            self.process.stop()
 
 
 class Load:
@@ -302,10 +300,10 @@ def main(argv: list[str] | None = None) -> int:
                     tag = f"{side.name}{round_}"
                     if args.warmup:
                         load.run(scenario, args.warmup, f"warm-{tag}")
-                    assert side.proc is not None and server.pid is not None
-                    cpu0, server0 = cpu_seconds(side.proc.pid), cpu_seconds(server.pid)
+                    assert side.process is not None and side.process.pid and server.pid
+                    cpu0, server0 = cpu_seconds(side.process.pid), cpu_seconds(server.pid)
                     run = load.run(scenario, args.seconds, tag)
-                    cpu1, server1 = cpu_seconds(side.proc.pid), cpu_seconds(server.pid)
+                    cpu1, server1 = cpu_seconds(side.process.pid), cpu_seconds(server.pid)
                     requests = max(run["requests"], 1)
                     run["cpu_ms_per_request"] = (cpu1 - cpu0) * 1000 / requests
                     run["server_cpu_ms_per_request"] = (server1 - server0) * 1000 / requests

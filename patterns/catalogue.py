@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from patterns import REPO_ROOT
 from patterns.registration import MANIFEST_ACCEPT, Service, parse_services
-from patterns.restate_server import REPO_ROOT
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,19 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
+from patterns import REPO_ROOT
 from patterns.catalogue import Collision, Pattern, load_patterns, pattern_names, resolve_collisions
 from patterns.examples import example_curl
 from patterns.extras import EXTRAS, Extra
+from patterns.process import ManagedProcess, http_ok, port_in_use
 from patterns.registration import register
-from patterns.restate_server import REPO_ROOT, RestateServer, port_in_use, spawn, stop_process
-from patterns.serving import wait_http_ok
+from patterns.restate_server import RestateServer
 
 _print_lock = threading.Lock()
 
@@ -34,26 +32,17 @@ def say(line: str = "") -> None:
         print(line, flush=True)
 
 
-@dataclass
-class Child:
-    label: str
-    url: str
-    proc: subprocess.Popen[str]
-    thread: threading.Thread = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.thread = threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True)
-        self.thread.start()
-
-    def _pump(self, stream: IO[str] | None) -> None:
-        assert stream is not None
-        for line in stream:
-            say(f"{self.label:>22} | {line.rstrip()}")
-
-
-def start_child(label: str, module: str, env: dict[str, str], url: str) -> Child:
-    proc = spawn([sys.executable, "-m", module], subprocess.PIPE, {**env, "PYTHONUNBUFFERED": "1"}, text=True)
-    return Child(label, url, proc)
+def child(label: str, module: str, env: dict[str, str], ready_url: str) -> ManagedProcess:
+    """`python -m <module>`, its output streamed with its label in front."""
+    return ManagedProcess(
+        label,
+        [sys.executable, "-m", module],
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        on_line=lambda line: say(f"{label:>22} | {line}"),
+        keep_lines=20,
+        ready=lambda: http_ok(ready_url),
+        stop_timeout=10,
+    )
 
 
 def free_ports_from(first: int) -> Iterator[int]:
@@ -73,7 +62,8 @@ class Runner:
             admin_port=args.admin_port,
             node_port=args.node_port,
         )
-        self.children: list[Child] = []
+        self.children: list[ManagedProcess] = []
+        self.front_ends: dict[str, str] = {}  # pattern -> URL
         self.extras: list[Extra] = []
         self.stopping = threading.Event()
 
@@ -115,8 +105,8 @@ class Runner:
 
         say(f"==> serving {len(kept)} pattern(s)")
         deployments = self._start_patterns(kept)
-        for child in self.children:
-            wait_http_ok(child.url + ("/health" if child.label in deployments else "/openapi.json"), timeout=60)
+        for process in self.children:
+            process.wait_ready(timeout=60)
         say(f"    all healthy  [{time.monotonic() - started:.1f}s]")
 
         say("==> registering deployments")
@@ -129,7 +119,7 @@ class Runner:
 
         self._print_summary(kept, left_out)
         say(f"==> ready in {time.monotonic() - started:.1f}s. Press Ctrl-C to stop.")
-        pids = [f"restate-server={self.server.pid}"] + [f"{c.label}={c.proc.pid}" for c in self.children]
+        pids = [f"restate-server={self.server.pid}"] + [f"{c.name}={c.pid}" for c in self.children]
         say(f"    pids: {' '.join(pids)}")
         return self._watch()
 
@@ -148,13 +138,16 @@ class Runner:
         for pattern in kept:
             port = next(ports)
             url = f"http://127.0.0.1:{port}"
-            self.children.append(start_child(pattern.name, pattern.name, {**env, "SERVICE_PORT": str(port)}, url))
+            service_env = {**env, "SERVICE_PORT": str(port)}
+            self.children.append(child(pattern.name, pattern.name, service_env, f"{url}/health").start(wait=False))
             deployments[pattern.name] = url
             if pattern.has_api:
                 api_port = next(api_ports)
                 api_url = f"http://127.0.0.1:{api_port}"
                 api_env = {**env, "API_PORT": str(api_port)}
-                self.children.append(start_child(f"{pattern.name}.api", f"{pattern.name}.api", api_env, api_url))
+                label = f"{pattern.name}.api"
+                self.children.append(child(label, label, api_env, f"{api_url}/openapi.json").start(wait=False))
+                self.front_ends[pattern.name] = api_url
         return deployments
 
     def _print_summary(self, kept: list[Pattern], left_out: list[Collision]) -> None:
@@ -170,11 +163,10 @@ class Runner:
             say(
                 "  " + "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
             )
-        fronts = [c for c in self.children if c.label.endswith(".api")]
-        if fronts:
+        if self.front_ends:
             say()
-            for child in fronts:
-                say(f"  front end {child.label.removesuffix('.api')}: {child.url.replace('127.0.0.1', 'localhost')}")
+            for name, url in self.front_ends.items():
+                say(f"  front end {name}: {url.replace('127.0.0.1', 'localhost')}")
         if left_out:
             say()
             for c in left_out:
@@ -191,31 +183,29 @@ class Runner:
     def _watch(self) -> int:
         reported: set[str] = set()
         while not self.stopping.wait(0.5):
-            for child in self.children:
-                if child.proc.poll() is not None and child.label not in reported:
-                    reported.add(child.label)
-                    say(f"!!! {child.label} exited with code {child.proc.returncode}")
-            if self.server.proc is not None and self.server.proc.poll() is not None:
-                say(f"!!! restate-server exited with code {self.server.proc.returncode}:\n{self.server.log_tail()}")
+            for process in self.children:
+                if not process.running and process.name not in reported:
+                    reported.add(process.name)
+                    say(f"!!! {process.name} exited with code {process.returncode}")
+            if self.server.process is not None and not self.server.process.running:
+                code = self.server.process.returncode
+                say(f"!!! restate-server exited with code {code}:\n{self.server.log_tail()}")
                 return 1
         return 0
 
     def on_signal(self, signum: int, _frame: object) -> None:
         if self.stopping.is_set():  # a second Ctrl-C: no more waiting
-            for child in self.children:
-                if child.proc.poll() is None:
-                    child.proc.kill()
+            for process in self.children:
+                process.send_signal(signal.SIGKILL)
             return
         say(f"\n==> {signal.Signals(signum).name}: stopping")
         self.stopping.set()
 
     def stop(self) -> None:
-        for child in self.children:
-            if child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)
-        for child in self.children:
-            stop_process(child.proc, signal.SIGTERM, timeout=10)
-            child.thread.join(2)
+        for process in self.children:  # all at once, then one by one
+            process.send_signal(signal.SIGTERM)
+        for process in self.children:
+            process.stop()
         self.server.stop()
         for extra in reversed(self.extras):
             extra.stop()

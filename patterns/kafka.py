@@ -22,17 +22,16 @@ import argparse
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from patterns.restate_server import free_port, port_in_use, spawn, stop_process, wait_until
+from patterns.process import ManagedProcess, free_port, port_in_use
 
 if TYPE_CHECKING:
     from patterns.catalogue import Pattern
@@ -142,10 +141,6 @@ def unsubscribe(admin_url: str, subscription_id: str) -> None:
     httpx.delete(f"{admin_url}/subscriptions/{subscription_id}", timeout=10).raise_for_status()
 
 
-class BrokerExited(RuntimeError):
-    """The broker stopped while we waited for it (a port clash...)."""
-
-
 @dataclass
 class KafkaBroker:
     """A Tansu broker with memory storage on 127.0.0.1:<port>; stopped by its PID."""
@@ -156,8 +151,7 @@ class KafkaBroker:
     log_path: Path | None = None
     name: str = "kafka"
     started_in: float | None = field(default=None, init=False)  # seconds from spawn to ready
-    proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+    process: ManagedProcess | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_env(cls) -> KafkaBroker:
@@ -175,10 +169,6 @@ class KafkaBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
     def start(self, base_dir: Path | None = None, timeout: float = 20.0) -> None:
         """Start, wait until it answers metadata requests, create the topics."""
         if port_in_use(self.port, self.host):
@@ -187,28 +177,32 @@ class KafkaBroker:
                 f"Stop it, or pick another port: KAFKA_BOOTSTRAP_SERVERS=localhost:<port>"
             )
         if base_dir is not None:
-            base_dir.mkdir(parents=True, exist_ok=True)
             self.log_path = self.log_path or base_dir / "tansu.log"
-        self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - closed in stop()
         url = f"tcp://{self.bootstrap}"
-        spawned = time.monotonic()
-        self.proc = spawn(
+        self.process = ManagedProcess(
+            f"the Kafka broker on {self.bootstrap}",
             [find_broker(), "broker", "--listener-url", url, "--advertised-listener-url", url]
             + ["--storage-engine", "memory://tansu/"],
-            self._log or subprocess.DEVNULL,
+            log=self.log_path,
+            keep_lines=50,
+            ready=self._answers_metadata(),
+            # SIGINT stops Tansu in 1-2 s; SIGTERM waits for connected clients. Memory storage: nothing to flush.
+            stop_signal=signal.SIGINT,
+            stop_timeout=5,
         )
+        spawned = time.monotonic()
+        self.process.start(timeout)
+        self.started_in = time.monotonic() - spawned
         try:
-            self.wait_ready(timeout)
-            self.started_in = time.monotonic() - spawned
             create_topics(self.bootstrap, self.topics)
         except BaseException:
             self.stop()
             raise
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def _answers_metadata(self) -> Callable[[], bool]:
         admin = None
 
-        def answers_metadata() -> bool:
+        def ready() -> bool:
             nonlocal admin
             if not port_in_use(self.port, self.host):
                 return False
@@ -216,22 +210,11 @@ class KafkaBroker:
             admin.list_topics(timeout=1)  # raises a KafkaException while the broker finishes starting
             return True
 
-        wait_until(
-            answers_metadata,
-            self.proc,
-            f"the Kafka broker on {self.bootstrap}",
-            timeout,
-            exited=BrokerExited,
-            see=lambda: str(self.log_path),
-        )
+        return ready
 
     def stop(self) -> None:
-        # SIGINT stops Tansu in 1-2 s; SIGTERM waits for connected clients. Memory storage: nothing to flush.
-        if self.proc is not None:
-            stop_process(self.proc, signal.SIGINT, timeout=5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self.process is not None:
+            self.process.stop()
 
     # -- the dev runner's extra (patterns.extras) ----------------------------------------------------
     def server_settings(self) -> dict[str, str]:
@@ -265,15 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         broker = KafkaBroker.from_env()
         broker.start()
-    except (ValueError, RuntimeError, TimeoutError, FileNotFoundError) as error:
+    except (ValueError, RuntimeError, TimeoutError, FileNotFoundError) as error:  # ProcessExited too
         print(f"error: {error}")
         return 1
     try:
         print(f"Kafka broker (Tansu) on {broker.bootstrap}, ready in {broker.started_in:.2f}s", flush=True)
         print(f"topics: {', '.join(broker.topics)}. Ctrl-C stops it (memory storage: nothing is kept).", flush=True)
         while not stopping.wait(0.5):
-            if broker.proc is not None and broker.proc.poll() is not None:
-                print(f"the broker exited with code {broker.proc.returncode}")
+            if broker.process is not None and not broker.process.running:
+                print(f"the broker exited with code {broker.process.returncode}")
                 return 1
         return 0
     finally:

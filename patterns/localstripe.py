@@ -21,16 +21,14 @@ import argparse
 import logging
 import os
 import secrets
-import signal
-import subprocess
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
 from patterns.catalogue import Pattern
-from patterns.restate_server import http_ok, port_in_use, spawn, stop_process, wait_until
+from patterns.process import ManagedProcess, http_ok, port_in_use
 
 DEFAULT_PORT = 8420  # localstripe's own default
 WEBHOOK_PATH = "/payments/processWebhook"
@@ -76,8 +74,7 @@ class LocalStripe:
         self.port = port or int(os.environ.get("LOCALSTRIPE_PORT") or DEFAULT_PORT)
         self.api_key, self.webhook_secret = new_api_key(), new_webhook_secret()
         self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self.process: ManagedProcess | None = None
 
     @property
     def api_base(self) -> str:
@@ -88,28 +85,15 @@ class LocalStripe:
             raise RuntimeError(
                 f"port {self.port} for localstripe is already in use; stop what runs there or set LOCALSTRIPE_PORT"
             )
-        base_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.log_path or base_dir / "localstripe.log"
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = spawn(
-            [sys.executable, "-m", "patterns.localstripe", "--port", str(self.port), "--no-webhook"],
-            self._log,
-            {"PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            self.wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
-
-    def wait_ready(self, timeout: float) -> None:
-        wait_until(
-            lambda: http_ok(f"{self.api_base}/v1/customers", auth=(self.api_key, "")),
-            self.proc,
+        self.process = ManagedProcess(
             f"localstripe on {self.api_base}",
-            timeout,
-            see=lambda: str(self.log_path),
+            [sys.executable, "-m", "patterns.localstripe", "--port", str(self.port), "--no-webhook"],
+            env={"PYTHONUNBUFFERED": "1"},
+            log=self.log_path or base_dir / "localstripe.log",
+            ready=lambda: http_ok(f"{self.api_base}/v1/customers", auth=(self.api_key, "")),
+            stop_timeout=10,
         )
+        self.process.start(timeout)
 
     def server_settings(self) -> dict[str, str]:
         return {}
@@ -131,11 +115,8 @@ class LocalStripe:
         return [f"localstripe {self.api_base}: payment_intent.* webhooks -> {url}"]
 
     def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc, signal.SIGTERM, timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self.process is not None:
+            self.process.stop()
 
 
 def run_server(port: int, webhook_url: str | None, api_key: str, webhook_secret: str) -> None:

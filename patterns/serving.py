@@ -24,15 +24,13 @@ import os
 import signal
 import sys
 import threading
-import time
 from typing import Any
 
-import httpx
 import hypercorn.asyncio
 from hypercorn.config import Config
 from restate.server import install_shutdown_hook
 
-from patterns.restate_server import die_with_parent
+from patterns.process import die_with_parent, wait_http_ok
 from patterns.settings import settings
 
 LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] - %(message)s"
@@ -158,22 +156,6 @@ def granian_worker_app() -> Any:
         await app(scope, receive, send)
 
     return worker_app
-
-
-def wait_http_ok(url: str, timeout: float = 30.0, interval: float = 0.05) -> None:
-    """Poll `url` until it answers 200, or raise TimeoutError."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.get(url, timeout=2.0)
-            if response.status_code == 200:
-                return
-            last = f"HTTP {response.status_code}"
-        except httpx.HTTPError as error:
-            last = error
-        time.sleep(interval)
-    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f}s (last: {last})")
 
 
 class BackgroundServer:

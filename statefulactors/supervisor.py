@@ -16,7 +16,7 @@ import sys
 import time
 from types import FrameType
 
-from patterns.restate_server import die_with_parent
+from patterns.process import die_with_parent
 
 logger = logging.getLogger("statefulactors.supervisor")
 

@@ -4,10 +4,7 @@ pattern's app served in this process, state reads through the admin SQL API, pol
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,9 +15,10 @@ from typing import Any, Protocol, TypeVar
 import httpx
 import pytest
 
+from patterns.process import ManagedProcess, ProcessExited, free_port, http_ok
 from patterns.registration import register
-from patterns.restate_server import RestateServer, ServerExited, free_port, spawn, stop_process
-from patterns.serving import BackgroundServer, wait_http_ok
+from patterns.restate_server import RestateServer
+from patterns.serving import BackgroundServer
 
 T = TypeVar("T")
 
@@ -48,7 +46,7 @@ class NativeRestate:
             try:
                 self.server.start()
                 break
-            except ServerExited:
+            except ProcessExited:
                 if attempt == 2:
                     raise
         self.ingress_url, self.admin_url = self.server.ingress_url, self.server.admin_url
@@ -138,75 +136,43 @@ def deployed(restate: RestateBackend, app: Any) -> Iterator[Deployment]:
         yield Deployment(restate, server.url, services)
 
 
-class ServiceProcess:
+class ServiceProcess(ManagedProcess):
     """A pattern served by its own command (`python -m <module>`) in a child process, registered.
 
     For what needs a real process: SIGKILL and restart (durability), the `queue` pattern (never imported
-    into the test process), log lines of another process. Restarts keep the port, so the deployment
-    registered at the first start still points at it.
+    into the test process), log lines of another process (`lines`, `count()`). Restarts keep the port, so the
+    deployment registered at the first start still points at it. `register=False`: serve only.
     """
 
-    def __init__(self, restate: RestateBackend, module: str, env: Mapping[str, str] | None = None) -> None:
-        self.restate, self.module = restate, module
-        self.env = dict(env or {})
+    def __init__(
+        self, restate: RestateBackend, module: str, env: Mapping[str, str] | None = None, register: bool = True
+    ) -> None:
+        self.restate, self.module, self.register = restate, module, register
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.lines: list[str] = []
-        self.proc: subprocess.Popen[str] | None = None
-        self._pumps: list[threading.Thread] = []
-
-    def start(self, register_it: bool = True) -> ServiceProcess:
-        env = {
-            "SERVICE_HOST": self.restate.service_host,
+        environment = {
+            "SERVICE_HOST": restate.service_host,
             "SERVICE_PORT": str(self.port),
-            "RESTATE_INGRESS_URL": self.restate.ingress_url,
-            "RESTATE_ADMIN_URL": self.restate.admin_url,
+            "RESTATE_INGRESS_URL": restate.ingress_url,
+            "RESTATE_ADMIN_URL": restate.admin_url,
             "PYTHONUNBUFFERED": "1",
-            **self.env,
+            **(env or {}),
         }
-        self.proc = spawn([sys.executable, "-m", self.module], subprocess.PIPE, env, text=True)
-        pump = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
-        pump.start()
-        self._pumps.append(pump)
-        try:
-            wait_http_ok(f"{self.url}/health", timeout=30)
-        except TimeoutError:
-            self.stop()
-            raise AssertionError(f"{self.module} did not start:\n" + "\n".join(self.lines)) from None
-        if register_it:
+        super().__init__(
+            module,
+            [sys.executable, "-m", module],
+            env=environment,
+            ready=lambda: http_ok(f"{self.url}/health"),
+            stop_timeout=10,
+        )
+
+    def start(self, timeout: float = 30.0, wait: bool = True) -> ServiceProcess:
+        """Start, wait until it serves, and register it (the first time)."""
+        super().start(timeout, wait)
+        if wait and self.register:
             register(self.restate.admin_url, self.restate.deployment_url(self.port))
+            self.register = False  # a restart serves the same port: the registration still holds
         return self
-
-    def _pump(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def restart(self) -> None:
-        self.kill()
-        self.start(register_it=False)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc, signal.SIGTERM, timeout=10)
-        for pump in self._pumps:
-            pump.join(2)
-
-    def count(self, text: str) -> int:
-        """How many log lines contain `text`."""
-        return sum(text in line for line in list(self.lines))
-
-    def __enter__(self) -> ServiceProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def sql(admin_url: str, query: str) -> list[dict[str, Any]]:

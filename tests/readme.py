@@ -13,18 +13,16 @@ Convention (kept small so the Markdown stays plain for readers):
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from patterns.restate_server import REPO_ROOT, free_port
+from patterns import REPO_ROOT
+from patterns.process import ManagedProcess, free_port
 
 FENCE = re.compile(r"^(\s*)```(.*)$")
 
@@ -136,8 +134,8 @@ def run_step(step: Step, ports: Mapping[int, str], env: Mapping[str, str], cwd: 
     return "\n".join(outputs)
 
 
-class DevStack:
-    """`python -m patterns dev <patterns>` on free ports, as a child process; stopped with SIGINT.
+class DevStack(ManagedProcess):
+    """`python -m patterns dev <patterns>` on free ports, as a child process; stopped with SIGINT (Ctrl-C).
 
     with DevStack(["durablerpc"], tmp_path) as stack:
         stack.run_walkthrough(REPO_ROOT / "durablerpc" / "README.md")
@@ -145,46 +143,32 @@ class DevStack:
 
     def __init__(self, patterns: list[str], tmp_path: Path, env: Mapping[str, str] | None = None) -> None:
         self.patterns, self.tmp_path = patterns, tmp_path
-        self.env = dict(env or {})
         self.ports = {name: free_port() for name in ("ingress", "admin", "node", "service", "api")}
-        self.lines: list[str] = []
-        self._new: queue.Queue[str | None] = queue.Queue()
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self, timeout: float = 90.0) -> DevStack:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "patterns", "dev", *self.patterns, "--base-dir", str(self.tmp_path / "data")]
+        super().__init__(
+            "dev runner",
+            [sys.executable, "-m", "patterns", "dev", *patterns, "--base-dir", str(tmp_path / "data")]
             + [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))],
-            cwd=REPO_ROOT,
-            env={**os.environ, **self.env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            env=env,
+            stop_signal=signal.SIGINT,
+            stop_timeout=30,
         )
-        threading.Thread(target=self._pump, daemon=True).start()
-        self.wait_for("pids:", timeout)  # printed right after "==> ready"
-        return self
+        self._seen = 0  # lines before this index were looked at by wait_for()
 
-    def _pump(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            self._new.put(line)
-        self._new.put(None)
+    def start(self, timeout: float = 90.0, wait: bool = True) -> DevStack:
+        super().start(timeout, wait=False)
+        if wait:
+            try:
+                self.wait_for("pids:", timeout)  # printed right after "==> ready"
+            except BaseException:
+                self.stop()
+                raise
+        return self
 
     def wait_for(self, prefix: str, timeout: float = 60.0) -> str:
         """The next line of the runner's output that starts with `prefix` (stripped)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._new.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError("dev runner exited early:\n" + "\n".join(self.lines))
-            if line.strip().startswith(prefix):
-                return line.strip()
-        raise AssertionError(f"no line starting {prefix!r} within {timeout}s:\n" + "\n".join(self.lines))
+        index = self.wait_for_line(lambda line: line.strip().startswith(prefix), timeout, self._seen)
+        self._seen = index + 1
+        return self.lines[index].strip()
 
     def pids(self) -> dict[str, int]:
         line = next(line for line in self.lines if line.strip().startswith("pids:"))
@@ -232,21 +216,3 @@ class DevStack:
                 assert output == expected, f"{readme.name} line {step.line}"
                 checked += 1
         return commands, checked
-
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def __enter__(self) -> DevStack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -15,7 +15,8 @@ import pytest
 
 from dataupload import client
 from dataupload.app import app
-from patterns.restate_server import REPO_ROOT, free_port
+from patterns import REPO_ROOT
+from patterns.process import free_port
 from tests.harness import Deployment, Logs, RestateBackend, deployed, eventually
 from tests.readme import DevStack
 

@@ -16,7 +16,7 @@ import pytest
 from durablepromise import example1, example4
 from durablepromise.app import app
 from durablepromise.clients import PromiseRejected, durable_promise
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from tests.harness import Deployment, RestateBackend, deployed, eventually, state
 from tests.readme import DevStack, normalise, run_step, steps
 

@@ -14,7 +14,8 @@ import pytest
 from durablerpc import client
 from durablerpc.api import api
 from durablerpc.app import app
-from patterns.restate_server import REPO_ROOT, free_port
+from patterns import REPO_ROOT
+from patterns.process import free_port
 from patterns.serving import BackgroundServer
 from tests.harness import Deployment, Logs, RestateBackend, deployed
 

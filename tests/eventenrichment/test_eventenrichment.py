@@ -15,9 +15,10 @@ import httpx
 import pytest
 
 from eventenrichment.app import app
+from patterns import REPO_ROOT
 from patterns.kafka import KafkaBroker, create_topics, subscribe, subscriptions, unsubscribe
+from patterns.process import free_port
 from patterns.produce import produce
-from patterns.restate_server import REPO_ROOT, free_port
 from tests.harness import Deployment, NativeRestate, deployed, eventually, sql, state
 from tests.readme import DevStack, Step, normalise, run_step, steps
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from patterns import REPO_ROOT
 from patterns.kafka import KafkaBroker, create_topics, subscribe, subscriptions, unsubscribe
+from patterns.process import free_port
 from patterns.produce import produce
-from patterns.restate_server import REPO_ROOT, free_port
 from tests.harness import NativeRestate, ServiceProcess, eventually, sql
 from tests.readme import DevStack
 

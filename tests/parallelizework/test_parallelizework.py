@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from parallelizework.app import app
-from patterns.restate_server import FAIL_FAST, REPO_ROOT, SMALL
+from patterns import REPO_ROOT
+from patterns.restate_server import FAIL_FAST, SMALL
 from tests.harness import Deployment, Logs, NativeRestate, RestateBackend, ServiceProcess, deployed, eventually, sql
 from tests.readme import DevStack
 

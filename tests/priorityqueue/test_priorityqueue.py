@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from priorityqueue.app import app
 from tests.harness import Deployment, Logs, RestateBackend, deployed, eventually
 from tests.readme import DevStack

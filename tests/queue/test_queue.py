@@ -23,7 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from patterns.restate_server import REPO_ROOT, free_port
+from patterns import REPO_ROOT
+from patterns.process import free_port
 from tests.harness import RestateBackend, ServiceProcess, eventually
 from tests.readme import DevStack
 

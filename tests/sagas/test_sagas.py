@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from sagas.app import app
 from tests.harness import Deployment, Logs, NativeRestate, RestateBackend, ServiceProcess, deployed, eventually, sql
 from tests.readme import DevStack

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from schedulingtasks.app import app
 from tests.harness import Deployment, Logs, NativeRestate, RestateBackend, deployed, eventually, sql, state
 from tests.readme import DevStack

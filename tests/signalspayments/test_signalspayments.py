@@ -20,8 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from patterns import REPO_ROOT
 from patterns.localstripe import LocalStripe, register_webhook
-from patterns.restate_server import REPO_ROOT, free_port
+from patterns.process import free_port
 from signalspayments.app import app
 from signalspayments.stripe_utils import confirmation_params
 from tests.harness import Deployment, Logs, RestateBackend, deployed, eventually, sql

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from statefulactors.app import app
 from tests.harness import Deployment, Logs, NativeRestate, RestateBackend, ServiceProcess, deployed, eventually
 from tests.readme import DevStack
@@ -155,7 +155,7 @@ def test_crash_process_mode_under_the_supervisor(tmp_path: Path, restate_setting
     finally:
         service.stop()  # SIGTERM to the supervisor, which passes it on to the service
         server.stop()
-    assert service.proc is not None and service.proc.returncode == 0
+    assert service.returncode == 0
     assert service.count("supervisor: statefulactors stopped") == 1
     with pytest.raises(ProcessLookupError):
         os.kill(pids[-1], 0)
@@ -163,13 +163,12 @@ def test_crash_process_mode_under_the_supervisor(tmp_path: Path, restate_setting
 
 @pytest.mark.slow
 def test_supervisor_forwards_sigint_and_stops_its_child(restate: RestateBackend) -> None:
-    service = ServiceProcess(restate, "statefulactors", env={"RESTART_ON_EXIT": "1"})
-    service.start(register_it=False)
+    service = ServiceProcess(restate, "statefulactors", env={"RESTART_ON_EXIT": "1"}, register=False)
+    service.start()
     try:
         child = int(re.findall(r"\(pid (\d+)\)", "\n".join(service.lines))[0])
-        assert service.proc is not None
-        service.proc.send_signal(signal.SIGINT)
-        assert service.proc.wait(30) == 0
+        service.send_signal(signal.SIGINT)
+        assert service.wait(30) == 0
     finally:
         service.stop()
     with pytest.raises(ProcessLookupError):

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from statemachinepayments.app import app
 from tests.harness import Deployment, RestateBackend, deployed, eventually, sql
 from tests.readme import DevStack

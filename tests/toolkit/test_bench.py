@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 
 
 def test_bench_smoke_run_serves_both_sides_and_reports_ratios(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from patterns.restate_server import REPO_ROOT, port_in_use
+from patterns import REPO_ROOT
+from patterns.process import port_in_use
 from tests.readme import DevStack
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from tests.readme import blocks, steps
 from tests.toolkit.test_readme_links import READMES
 

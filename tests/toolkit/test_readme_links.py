@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 READMES = sorted(

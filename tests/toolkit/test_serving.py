@@ -3,18 +3,15 @@ restate-sdk 1.3 has installed its own SIGTERM handler (on the first call it serv
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import time
 
 import httpx
 import pytest
 
+from patterns.process import ManagedProcess, free_port, http_ok
 from patterns.registration import RegistrationError, register
-from patterns.restate_server import REPO_ROOT, free_port
-from patterns.serving import wait_http_ok
 from tests.harness import NativeRestate, RestateBackend, ServiceProcess, state
 
 
@@ -24,33 +21,27 @@ def test_pattern_process_serves_then_stops_on_signal(
     restate: RestateBackend, signum: signal.Signals, server: str
 ) -> None:
     port = free_port()
-    proc = subprocess.Popen(
+    service = ManagedProcess(
+        "durablerpc",
         [sys.executable, "-m", "durablerpc"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(port), "PATTERNS_SERVER": server},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        env={"SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(port), "PATTERNS_SERVER": server},
+        ready=lambda: http_ok(f"http://127.0.0.1:{port}/health"),
     )
-    try:
-        wait_http_ok(f"http://127.0.0.1:{port}/health", timeout=30)
+    with service:
         assert register(restate.admin_url, f"http://127.0.0.1:{port}") == ["product"]
         product = f"signal-{server}-{signum.name}-{time.monotonic_ns()}"
         answer = httpx.post(f"{restate.ingress_url}/product/{product}/reserve", timeout=30)
         assert answer.json() is True  # the SDK has now hooked SIGTERM
 
         started = time.monotonic()
-        proc.send_signal(signum)
-        output, _ = proc.communicate(timeout=15)
-        assert proc.returncode == 0, output
+        service.send_signal(signum)
+        returncode = service.wait(15)
+        output = "\n".join(service.lines)
+        assert returncode == 0, output
         assert time.monotonic() - started < 10
         assert f"Running on http://127.0.0.1:{port}" in output
         assert [line for line in output.splitlines() if "panic" in line.lower()] == []
         assert f"Reserving product {product}" in output
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_registration_is_idempotent(restate: RestateBackend) -> None:

@@ -9,7 +9,7 @@ import queue
 import subprocess
 import sys
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 
 
 def test_stdlib_queue_works_in_the_test_process() -> None:

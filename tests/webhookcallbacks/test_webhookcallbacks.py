@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from tests.harness import Deployment, Logs, RestateBackend, deployed, eventually, sql
 from tests.readme import DevStack
 from webhookcallbacks.app import app
