@@ -1,7 +1,6 @@
 """`python -m dataupload`: serve the data upload workflow on SERVICE_PORT (default 9080)."""
 
-from dataupload.app import app
 from patterns.serving import serve
 
 if __name__ == "__main__":
-    serve(app)
+    serve("dataupload.app:app")

@@ -1,7 +1,6 @@
 """`python -m durablepromise`: serve `promises`, `promise` and `qna` on SERVICE_PORT (default 9080)."""
 
-from durablepromise.app import app
 from patterns.serving import serve
 
 if __name__ == "__main__":
-    serve(app)
+    serve("durablepromise.app:app")

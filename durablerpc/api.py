@@ -54,4 +54,4 @@ async def reserve_product(product_id: Id, reservation_id: Id) -> Reservation:
 
 if __name__ == "__main__":
     current = settings()
-    serve(api, host=current.api_host, port=current.api_port)
+    serve("durablerpc.api:api", host=current.api_host, port=current.api_port)

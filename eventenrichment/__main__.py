@@ -1,7 +1,6 @@
 """`python -m eventenrichment`: serve the package-tracker object on SERVICE_PORT (default 9080)."""
 
-from eventenrichment.app import app
 from patterns.serving import serve
 
 if __name__ == "__main__":
-    serve(app)
+    serve("eventenrichment.app:app")

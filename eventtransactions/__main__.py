@@ -1,7 +1,6 @@
 """`python -m eventtransactions`: serve the userFeed object on SERVICE_PORT (default 9080)."""
 
-from eventtransactions.app import app
 from patterns.serving import serve
 
 if __name__ == "__main__":
-    serve(app)
+    serve("eventtransactions.app:app")

@@ -1,7 +1,6 @@
 """`python -m parallelizework`: serve the worker service on SERVICE_PORT (default 9080)."""
 
-from parallelizework.app import app
 from patterns.serving import serve
 
 if __name__ == "__main__":
-    serve(app)
+    serve("parallelizework.app:app")

@@ -1,17 +1,24 @@
 """Serve an ASGI app (a Restate endpoint or a FastAPI front end) with granian or hypercorn.
 
-`serve(app)` is what every `python -m <pattern>` runs. Both servers accept HTTP/1.1 and HTTP/2 cleartext
-with prior knowledge on the same port, which is how restate-server talks to a deployment.
+`serve("sagas.app:app")` is what every `python -m <pattern>` runs: the app is named by an import string
+(module:attribute), as granian imports it again in its worker. Both servers accept HTTP/1.1 and HTTP/2
+cleartext with prior knowledge on the same port, which is how restate-server talks to a deployment.
 
 - granian (default; a Rust HTTP server) runs the app in one worker process. It spends a third less CPU
   per request than hypercorn and has no HTTP/2 latency tail (README, Performance).
 - hypercorn (`PATTERNS_SERVER=hypercorn`, pure Python) runs the app in this process; the tests also
   use it to serve apps on a thread of the test process (`BackgroundServer`).
 
-Shutdown: restate-sdk 1.3 installs its own SIGTERM handler on the event loop the first time the app is
-called, which silently replaces the server's. We register the server's shutdown through the SDK's own
-hook registry instead (`restate.server.install_shutdown_hook`), so SIGTERM and SIGINT both stop the
-server gracefully, whether the SDK has hooked SIGTERM yet or not.
+Shutdown, in both:
+- restate-sdk 1.3 installs its own SIGTERM handler on the event loop the first time the app is called,
+  which replaces the server's. The server's stop is registered in the SDK's own hook registry instead
+  (`restate.server.install_shutdown_hook`), so both run. In granian's worker, whose SIGTERM handler we
+  cannot reach, the hook hands the stop on as SIGINT, which granian handles the same way and the SDK
+  leaves alone.
+- Invocations waiting on a timer, a promise or a call keep their HTTP/2 stream open, and the server
+  would wait for them (granian kills its worker after 5 s). On stop, every request still reading its
+  input is told that the input ended, as restate-server itself does after its inactivity timeout: the
+  SDK suspends those invocations, and restate-server resumes them from their journal on the next start.
 """
 
 from __future__ import annotations
@@ -22,7 +29,6 @@ import importlib
 import logging
 import os
 import signal
-import sys
 import threading
 from typing import Any
 
@@ -34,6 +40,7 @@ from patterns.process import die_with_parent, wait_http_ok
 from patterns.settings import settings
 
 LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] - %(message)s"
+END_OF_INPUT = {"type": "http.request", "body": b"", "more_body": False}
 
 
 def configure_logging() -> None:
@@ -42,8 +49,16 @@ def configure_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per outgoing request is too much
 
 
+def load(target: str) -> Any:
+    """The object an import string names: `"sagas.app:app"` -> `sagas.app.app`."""
+    module, _, attribute = target.partition(":")
+    if not module or not attribute:
+        raise ValueError(f"serve needs module:attribute, e.g. 'sagas.app:app', not {target!r}")
+    return getattr(importlib.import_module(module), attribute)
+
+
 def without_lifespan(app: Any) -> Any:
-    """Answer ASGI lifespan events for a Restate endpoint (the SDK does not implement them, and hypercorn
+    """Answer ASGI lifespan events for a Restate endpoint (the SDK does not implement them, and the servers
     would log a warning on every start)."""
     if getattr(app, "__module__", None) != "restate.server":
         return app  # e.g. a FastAPI front end, which has its own lifespan
@@ -60,6 +75,54 @@ def without_lifespan(app: Any) -> Any:
                 return
 
     return wrapped
+
+
+class SuspendOnStop:
+    """ASGI middleware: on `stop()`, a request that waits for more input gets the end of its input instead
+    (see the module docstring): the Restate SDK suspends the invocation, and its stream ends.
+
+    A waiting `receive()` is interrupted by cancelling the task that waits in it (in the SDK, the task that
+    reads the request), and that one cancellation is turned into the end of the input. Nothing is added
+    to a request's path until then."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.stopping = False
+        self._waiting: set[asyncio.Task[Any]] = set()  # tasks in receive()
+        self._interrupted: set[asyncio.Task[Any]] = set()
+
+    def stop(self) -> None:
+        """Call on the serving loop."""
+        self.stopping = True
+        for task in self._waiting - self._interrupted:
+            self._interrupted.add(task)
+            task.cancel()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.stopping:
+            return await self.app(scope, receive, send)
+        ended = False
+
+        async def receive_until_stop() -> Any:
+            nonlocal ended
+            task = asyncio.current_task()
+            if ended or task is None:
+                return await receive()
+            self._waiting.add(task)
+            try:
+                return await receive()
+            except asyncio.CancelledError:
+                if task not in self._interrupted:
+                    raise
+                self._interrupted.discard(task)
+                if task.uncancel() > 0:  # cancelled by someone else too
+                    raise
+                ended = True
+                return END_OF_INPUT
+            finally:
+                self._waiting.discard(task)
+
+        await self.app(scope, receive_until_stop, send)
 
 
 def hypercorn_config(host: str, port: int) -> Config:
@@ -83,14 +146,18 @@ async def serve_async(app: Any, host: str, port: int, stop: asyncio.Event | None
         # Outside the main thread signals cannot be handled: the caller stops us through `stop`.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             install_shutdown_hook(loop, stop.set, signum)
-    await hypercorn.asyncio.serve(
-        without_lifespan(app), hypercorn_config(host, port), shutdown_trigger=stop.wait, mode="asgi"
-    )
+    served = SuspendOnStop(without_lifespan(app))
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        served.stop()
+
+    await hypercorn.asyncio.serve(served, hypercorn_config(host, port), shutdown_trigger=shutdown_trigger, mode="asgi")
 
 
-def serve(app: Any, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve `app` on SERVICE_HOST:SERVICE_PORT (default 0.0.0.0:9080) until Ctrl-C or SIGTERM, with
-    granian, or with hypercorn when PATTERNS_SERVER=hypercorn."""
+def serve(target: str, *, host: str | None = None, port: int | None = None) -> None:
+    """Serve the ASGI app `target` (module:attribute) on SERVICE_HOST:SERVICE_PORT (default 0.0.0.0:9080)
+    until Ctrl-C or SIGTERM, with granian, or with hypercorn when PATTERNS_SERVER=hypercorn."""
     configure_logging()
     current = settings()
     host = host or current.service_host
@@ -98,62 +165,47 @@ def serve(app: Any, *, host: str | None = None, port: int | None = None) -> None
     server = os.environ.get("PATTERNS_SERVER", "granian")
     if server == "granian":
         logging.getLogger("patterns").info("Running on http://%s:%d (granian)", host, port)
-        serve_granian(app, host, port)
+        serve_granian(target, host, port)
     elif server == "hypercorn":
-        asyncio.run(serve_async(app, host, port))
+        asyncio.run(serve_async(load(target), host, port))
     else:
         raise SystemExit(f"PATTERNS_SERVER must be hypercorn or granian, not {server!r}")
 
 
-def import_target(app: Any) -> str:
-    """`module:attribute` of an already imported app (granian imports the app again in its worker)."""
-    for name, module in list(sys.modules.items()):
-        for attribute in ("app", "api"):
-            if name != "__main__" and getattr(module, attribute, None) is app:
-                return f"{name}:{attribute}"
-    raise ValueError("serving with granian needs `app` (or `api`) defined at module level")
-
-
-def serve_granian(app: Any, host: str, port: int) -> None:
+def serve_granian(target: str, host: str, port: int) -> None:
     """granian: a Rust HTTP/1.1 + HTTP/2 server, running the app in one worker process."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
     from granian.log import LogLevels
 
-    restate_endpoint = getattr(app, "__module__", None) == "restate.server"
-    os.environ["PATTERNS_GRANIAN_TARGET"] = import_target(app)  # read by granian_worker_app in the worker
     Granian(
-        "patterns.serving:granian_worker_app",
-        factory=True,
+        target,
         address=host,
         port=port,
-        # The SDK has no lifespan: ASGINL skips it. `auto` accepts HTTP/1.1 and HTTP/2 with prior knowledge.
-        interface=Interfaces.ASGINL if restate_endpoint else Interfaces.ASGI,
-        http=HTTPModes.auto,
+        interface=Interfaces.ASGI,  # with lifespan, for the front ends (granian_worker_app answers the SDK's)
+        http=HTTPModes.auto,  # HTTP/1.1, and HTTP/2 with prior knowledge
         websockets=False,
         log_level=LogLevels.warning,
         workers_kill_timeout=5,  # a worker that does not stop in time is killed
-    ).serve()
+    ).serve(target_loader=granian_worker_app)  # called with `target`, in the worker
 
 
-def granian_worker_app() -> Any:
+def granian_worker_app(target: str) -> Any:
     """Runs in granian's worker process: the app, made to follow its parent in life and in shutdown."""
     die_with_parent(signal.SIGKILL)  # a SIGKILL of `python -m <pattern>` takes the worker along
-    module, attribute = os.environ["PATTERNS_GRANIAN_TARGET"].split(":")
-    app = getattr(importlib.import_module(module), attribute)
-    installed = False
+    served = SuspendOnStop(without_lifespan(load(target)))
+    hooked = False
+
+    def stop() -> None:  # on SIGTERM: end the input of waiting requests, and stop granian through SIGINT
+        served.stop()
+        signal.raise_signal(signal.SIGINT)
 
     async def worker_app(scope: Any, receive: Any, send: Any) -> None:
-        # restate-sdk installs its SIGTERM handler on the first call, replacing granian's (the worker would
-        # ignore its stop signal). Register granian's handler in the SDK's hook registry first: both run.
-        nonlocal installed
-        if not installed:
-            installed = True
-            loop = asyncio.get_running_loop()
-            handle = loop._signal_handlers.get(signal.SIGTERM)  # type: ignore[attr-defined]
-            if handle is not None:
-                install_shutdown_hook(loop, handle._run, signal.SIGTERM)
-        await app(scope, receive, send)
+        nonlocal hooked
+        if not hooked:  # the first call, on the worker's event loop: before the SDK hooks SIGTERM
+            hooked = True
+            install_shutdown_hook(asyncio.get_running_loop(), stop, signal.SIGTERM)
+        await served(scope, receive, send)
 
     return worker_app
 

@@ -1,7 +1,6 @@
 """`python -m priorityqueue`: serve `queue` and `myService` on SERVICE_PORT (default 9080)."""
 
 from patterns.serving import serve
-from priorityqueue.app import app
 
 if __name__ == "__main__":
-    serve(app)
+    serve("priorityqueue.app:app")

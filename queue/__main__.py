@@ -2,7 +2,5 @@
 
 from patterns.serving import serve
 
-from .app import app
-
 if __name__ == "__main__":
-    serve(app)
+    serve("queue.app:app")

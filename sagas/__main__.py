@@ -1,7 +1,6 @@
 """`python -m sagas`: serve BookingWorkflow, flights and cars on SERVICE_PORT (default 9080)."""
 
 from patterns.serving import serve
-from sagas.app import app
 
 if __name__ == "__main__":
-    serve(app)
+    serve("sagas.app:app")

@@ -7,7 +7,6 @@ import logging
 import sys
 
 from patterns.serving import serve
-from signalspayments.app import app
 from signalspayments.stripe_utils import missing_settings
 
 if __name__ == "__main__":
@@ -18,4 +17,4 @@ if __name__ == "__main__":
             " and export what it prints; for Stripe itself see signalspayments/README.md."
         )
     logging.getLogger("stripe").setLevel(logging.WARNING)  # not two lines per Stripe request
-    serve(app)
+    serve("signalspayments.app:app")

@@ -9,7 +9,6 @@ import os
 import sys
 
 from patterns.serving import configure_logging, serve
-from statefulactors.app import app
 from statefulactors.supervisor import supervise
 
 if __name__ == "__main__":
@@ -23,4 +22,4 @@ if __name__ == "__main__":
     if parser.parse_args().restart_on_exit:
         configure_logging()
         sys.exit(supervise())
-    serve(app)
+    serve("statefulactors.app:app")

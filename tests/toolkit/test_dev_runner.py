@@ -45,6 +45,7 @@ def test_dev_runner_serves_the_readme_walkthrough_and_stops_everything(tmp_path:
 
     assert returncode == 0
     assert stack.lines[-1].strip() == "==> stopped"
+    assert [line for line in stack.lines if "refused to gracefully stop" in line] == []
     assert [label for label, pid in pids.items() if alive(pid)] == []
     assert [name for name, port in stack.ports.items() if name != "node" and port_in_use(port)] == []
 

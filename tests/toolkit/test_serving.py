@@ -1,5 +1,6 @@
 """`python -m <pattern>` serves on SERVICE_PORT and stops cleanly on SIGTERM and on SIGINT, even after
-restate-sdk 1.3 has installed its own SIGTERM handler (on the first call it serves)."""
+restate-sdk 1.3 has installed its own SIGTERM handler (on the first call it serves), and without waiting
+for invocations that wait on a timer: those are suspended, and resume on the next start."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from patterns.process import ManagedProcess, free_port, http_ok
 from patterns.registration import RegistrationError, register
-from tests.harness import NativeRestate, RestateBackend, ServiceProcess, state
+from tests.harness import NativeRestate, RestateBackend, ServiceProcess, eventually, sql, state
 
 
 @pytest.mark.parametrize("server", ["granian", "hypercorn"])
@@ -41,7 +42,30 @@ def test_pattern_process_serves_then_stops_on_signal(
         assert time.monotonic() - started < 10
         assert f"Running on http://127.0.0.1:{port}" in output
         assert [line for line in output.splitlines() if "panic" in line.lower()] == []
+        assert "refused to gracefully stop" not in output
         assert f"Reserving product {product}" in output
+
+
+@pytest.mark.parametrize("server", ["granian", "hypercorn"])
+def test_stopping_suspends_waiting_invocations_which_resume_on_the_next_start(
+    own_restate: NativeRestate, server: str
+) -> None:
+    knobs = {"PATTERNS_SERVER": server, "PATTERNS_FAILURES": "0", "PATTERNS_DURATION_STATEFULACTORS_TRANSITION": "5s"}
+    with ServiceProcess(own_restate, "statefulactors", env=knobs) as service:
+        sent = httpx.post(f"{own_restate.ingress_url}/machineOperator/m1/setUp/send", timeout=30).json()
+        eventually(lambda: service.count("Beginning transition of m1 to UP") == 1, timeout=30)
+
+        service.send_signal(signal.SIGTERM)  # while the transition sleeps (a durable timer)
+        assert service.wait(15) == 0
+        assert service.count("refused to gracefully stop") == 0  # granian did not have to kill its worker
+        status = f"select status from sys_invocation where id = '{sent['invocationId']}'"
+        assert sql(own_restate.admin_url, status) == [{"status": "suspended"}]
+
+        service.start()
+        attach = f"{own_restate.ingress_url}/restate/invocation/{sent['invocationId']}/attach"
+        assert httpx.get(attach, timeout=60).json() == "m1 is now up"
+        assert service.count("Beginning transition of m1 to UP") == 1  # resumed from its journal
+        assert service.count("Done transitioning m1 to UP") == 1
 
 
 def test_registration_is_idempotent(restate: RestateBackend) -> None:
