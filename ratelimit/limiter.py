@@ -44,8 +44,8 @@ class ReserveRequest(CamelModel):
 
 class RateRequest(CamelModel):
     # Absent: unchanged.
-    new_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False, exclude_if=is_none)
-    new_burst: int | None = Field(default=None, ge=0, exclude_if=is_none)
+    new_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False, exclude_if=is_none, examples=[1])
+    new_burst: int | None = Field(default=None, ge=0, exclude_if=is_none, examples=[1])
 
 
 limiter = VirtualObject("limiter", invocation_context_managers=[bad_input_is_400])

@@ -41,6 +41,12 @@ def test_the_patterns_on_disk_today_do_not_collide_silently() -> None:
     served = [name for p in kept for name in p.service_names]
     assert len(served) == len(set(served))  # every service name belongs to one served pattern
     assert {p.name for p in kept} | {c.pattern for c in left_out} == {p.name for p in patterns}
+    # As the README says ("Service names shared by two patterns"): these run alone, `make dev PATTERNS=<name>`.
+    assert sorted((c.pattern, c.services, c.taken_by) for c in left_out) == [
+        ("ratelimit", ("myService",), "priorityqueue"),
+        ("statemachinepayments", ("payments",), "signalspayments"),
+        ("webhookcallbacks", ("PaymentTracker",), "schedulingtasks"),
+    ]
 
 
 def test_example_curl_lines() -> None:
