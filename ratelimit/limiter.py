@@ -9,11 +9,15 @@ invocation computes with the same clock reading, so it takes the same tokens.
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 from pydantic import Field
 from restate import ObjectContext, ObjectSharedContext, TerminalError, VirtualObject
 
 from patterns.wire import CamelModel, bad_input_is_400
+
+# A reservation that would have to wait longer than this is refused, like one that would wait for ever.
+LONGEST_WAIT = timedelta(days=365)
 
 
 def is_none(value: object) -> bool:
@@ -72,7 +76,7 @@ async def reserve(ctx: ObjectContext, request: ReserveRequest) -> Reservation:
     wait_millis = duration_from_tokens(lim.limit, -tokens) if tokens < 0 else 0.0
     ok = (
         request.n <= lim.burst
-        and math.isfinite(wait_millis)  # with limit 0 an empty bucket never refills
+        and wait_millis <= LONGEST_WAIT / timedelta(milliseconds=1)  # (with limit 0 it is for ever)
         and (request.wait_limit_millis is None or wait_millis <= request.wait_limit_millis)
     )
     if not ok:

@@ -191,6 +191,18 @@ def test_a_batch_larger_than_the_burst_is_refused_with_429(fresh: Deployment, lo
     assert logs.count("expensive!") == 5
 
 
+@pytest.mark.parametrize("limit", [0, 1e-12])  # never refills; refills a token in 30 000 years
+def test_a_wait_for_ever_or_for_years_is_refused_with_429(fresh: Deployment, limit: float) -> None:
+    set_rate(fresh, limit=limit, burst=1)
+    before = stored(fresh)
+    response = post(fresh, "myService/expensiveMethod")
+    assert (response.status_code, response.json()["message"]) == (
+        429,
+        "rate: Wait(n=1) would exceed the limiters burst",
+    )
+    assert stored(fresh) == before
+
+
 def test_a_call_cancelled_while_waiting_gives_its_tokens_back(fresh: Deployment) -> None:
     set_rate(fresh, limit=0.2, burst=1)  # empty bucket: one call every 5 s from now on
 
