@@ -15,7 +15,7 @@ import pytest
 from restate import Context, Service
 from restate import app as restate_app
 
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from ratelimit.app import app
 from ratelimit.limiter import Reservation
 from ratelimit.limiter_client import Limiter
