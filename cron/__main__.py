@@ -1,0 +1,7 @@
+"""`python -m cron`: serve `CronJobInitiator`, `CronJob` and `TaskService` on SERVICE_PORT (default 9080)."""
+
+from cron.app import app
+from patterns.serving import serve
+
+if __name__ == "__main__":
+    serve(app)
