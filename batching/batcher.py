@@ -6,13 +6,19 @@ from datetime import timedelta
 from typing import Any
 
 import restate
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, RootModel
 from restate import ObjectContext, TerminalError, VirtualObject
 
 from batching.utils import MAX_BATCH, max_batch_wait
 from patterns.wire import CamelModel, bad_input_is_400
 
 logger = restate.getLogger(__name__)
+
+
+class Item(RootModel[Any]):
+    """One item: any JSON value."""
+
+    root: Any = Field(examples=[123])
 
 
 class Batch(CamelModel):
@@ -23,13 +29,13 @@ batcher = VirtualObject("batcher", invocation_context_managers=[bad_input_is_400
 
 
 @batcher.handler()
-async def receive(ctx: ObjectContext, item: Any) -> None:
+async def receive(ctx: ObjectContext, item: Item) -> None:
     """Add one item (any JSON value) to the batch of this key."""
-    if item is None:
+    if item is None or item.root is None:  # (an empty body, or JSON null)
         raise TerminalError("An item is required: any JSON value but null.", status_code=400)
     expire_invocation_id = await ctx.get("expireInvocationId", type_hint=str)
     items: list[Any] = await ctx.get("items", type_hint=list) or []
-    items.append(item)
+    items.append(item.root)
 
     if len(items) >= MAX_BATCH:
         logger.info("Sending batch as it reached %d items", MAX_BATCH)
