@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from batching.app import app
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from tests.harness import Deployment, NativeRestate, RestateBackend, ServiceProcess, deployed, eventually, sql, state
 from tests.readme import DevStack
 

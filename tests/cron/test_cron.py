@@ -17,7 +17,7 @@ from restate import ObjectContext, VirtualObject
 from restate.serde import BytesSerde
 
 from cron.app import app
-from patterns.restate_server import REPO_ROOT
+from patterns import REPO_ROOT
 from tests.harness import Deployment, NativeRestate, RestateBackend, deployed, eventually, sql, state
 from tests.readme import DevStack
 
