@@ -1,7 +1,6 @@
 """`python -m batching`: serve `batcher` and `batchReceiver` on SERVICE_PORT (default 9080)."""
 
-from batching.app import app
 from patterns.serving import serve
 
 if __name__ == "__main__":
-    serve(app)
+    serve("batching.app:app")

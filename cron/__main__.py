@@ -1,7 +1,6 @@
 """`python -m cron`: serve `CronJobInitiator`, `CronJob` and `TaskService` on SERVICE_PORT (default 9080)."""
 
-from cron.app import app
 from patterns.serving import serve
 
 if __name__ == "__main__":
-    serve(app)
+    serve("cron.app:app")
