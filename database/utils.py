@@ -1,0 +1,158 @@
+"""The database connection (psycopg 3, from DATABASE_URL), row and input helpers, and the pattern's knobs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, LiteralString, TypeVar
+
+import psycopg
+import restate
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from pydantic import Field
+from restate import TerminalError
+
+from patterns.chaos import FailurePoint, delay
+from patterns.wire import CamelModel
+
+logger = restate.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_URL = "postgres://restatedb:restatedb@localhost:5432/exampledb"  # as upstream
+
+# -- knobs: upstream never fails on purpose; tests do, right after the database work ------------------------
+# PATTERNS_FAILURES_DATABASE_AFTER_WRITE=first:1: every credits update fails once after its write.
+AFTER_WRITE = FailurePoint("database.after-write", probability=0)
+# PATTERNS_FAILURES_DATABASE_AFTER_PREPARE=first:1: two-phase commit fails once between PREPARE and COMMIT.
+AFTER_PREPARE = FailurePoint("database.after-prepare", probability=0)
+
+
+def prepared_pause() -> timedelta:
+    """How long a prepared transaction waits before its step returns (PATTERNS_DURATION_DATABASE_PREPARED_PAUSE;
+    0 by default): the window in which the tests kill the service or restate-server."""
+    return delay("database.prepared-pause", timedelta(0))
+
+
+def idempotency_key_expiry() -> timedelta:
+    """One day, as upstream; PATTERNS_DURATION_DATABASE_IDEMPOTENCY_KEY_EXPIRY=2s shortens it."""
+    return delay("database.idempotency-key-expiry", timedelta(days=1))
+
+
+def fail_after_write(point: FailurePoint, key: str, what: str) -> None:
+    """The injected failure: the database work is done (committed or prepared), then the attempt fails."""
+    if point.should_fail(key):
+        logger.error("[👻 SIMULATED] A failure right after %s! Restate retries.", what)
+        raise RuntimeError(f"[👻 SIMULATED] A failure right after {what}!")
+
+
+# -- connections ---------------------------------------------------------------------------------------------
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL", "").strip() or DEFAULT_URL
+
+
+# One pool per event loop (a test process serves apps on several loops) and database.
+_pools: dict[tuple[asyncio.AbstractEventLoop, str], AsyncConnectionPool] = {}
+
+
+@asynccontextmanager
+async def connection() -> AsyncIterator[AsyncConnection]:
+    """A connection of this process's pool, in autocommit mode (transactions are explicit)."""
+    key = (asyncio.get_running_loop(), database_url())
+    if key not in _pools:
+        _pools[key] = AsyncConnectionPool(key[1], min_size=1, max_size=10, open=False, kwargs={"autocommit": True})
+    pool = _pools[key]
+    await pool.open()
+    async with invalid_data_is_400(), pool.connection() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def own_connection() -> AsyncIterator[AsyncConnection]:
+    """A connection of its own, outside the pool (whose connections may all be waiting for a lock)."""
+    async with invalid_data_is_400(), await AsyncConnection.connect(database_url(), autocommit=True) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def invalid_data_is_400() -> AsyncIterator[None]:
+    """Data the database cannot take (a NUL character, a string too long...) is the caller's error: retrying
+    it would fail for ever."""
+    try:
+        yield
+    except psycopg.DataError as error:
+        raise TerminalError(f"Invalid data: {error}", status_code=400) from None
+
+
+async def serializable(work: Callable[[AsyncConnection], Awaitable[T]], tries: int = 20) -> T:
+    """Run `work` in one SERIALIZABLE transaction; a serialization failure (another transaction changed the
+    same rows first) rolls it back and runs it again, as PostgreSQL asks of serializable transactions."""
+    attempt = 1
+    while True:
+        try:
+            async with connection() as conn, conn.transaction():
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+                return await work(conn)
+        except psycopg.errors.SerializationFailure:
+            if attempt == tries:
+                raise  # Restate retries the invocation
+            await asyncio.sleep(random.uniform(0, 0.01 * attempt))
+            attempt += 1
+
+
+# -- rows and input --------------------------------------------------------------------------------------------
+async def select_user(conn: AsyncConnection, user_id: str) -> dict[str, Any] | None:
+    """The user's row, as upstream's `SELECT *` shows it (numbers as JSON numbers)."""
+    cursor = conn.cursor(row_factory=dict_row)
+    await cursor.execute("SELECT userid, name, address, credits, version FROM users WHERE userid = %s", [user_id])
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    return {**row, "credits": number(row["credits"]), "version": number(row["version"])}
+
+
+async def fetch_value(conn: AsyncConnection, query: LiteralString, params: Sequence[object] = ()) -> Any:
+    """The first column of the first row (None without rows)."""
+    row = await (await conn.execute(query, params)).fetchone()
+    return None if row is None else row[0]
+
+
+def number(value: Decimal) -> int | float:
+    """A `numeric` column as a JSON number."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+class User(CamelModel):
+    user_id: str = Field(min_length=1, max_length=255)
+    name: str = Field(max_length=255)
+    address: str = Field(max_length=255)
+    credits: int = Field(strict=True)
+
+
+class CreditsUpdate(CamelModel):
+    user_id: str = Field(min_length=1, max_length=255)
+    add_credits: int = Field(strict=True)
+
+
+def check_user_id(value: object) -> str:
+    """A user id sent as a bare JSON value (the SDK passes plain JSON through unchecked)."""
+    if not isinstance(value, str) or not value:
+        raise TerminalError(f"Expected a user id (a non-empty JSON string), got {value!r}", status_code=400)
+    return value
+
+
+def check_credits(value: object) -> int:
+    """Credits sent as a bare JSON value: a whole number (negative numbers take credits away)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TerminalError(f"Expected credits (a whole number), got {value!r}", status_code=400)
+    return value
+
+
+def no_such_user(user_id: str) -> TerminalError:
+    return TerminalError(f"No user with userid = {user_id!r}", status_code=404)
