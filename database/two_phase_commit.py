@@ -29,10 +29,10 @@ from database.utils import (
     AFTER_WRITE,
     CreditsUpdate,
     connection,
+    ending_connection,
     fail_after_write,
     fetch_value,
     no_such_user,
-    own_connection,
     prepared_pause,
 )
 from patterns.wire import bad_input_is_400
@@ -77,11 +77,12 @@ def new_transaction_id() -> str:
 async def prepare(txn_id: str, action: Action, attempt: str) -> str:
     """The transaction, up to PREPARE TRANSACTION: from then on it survives disconnects and crashes, and only
     COMMIT PREPARED or ROLLBACK PREPARED ends it. Returns its transaction id (xid), for the commit step."""
-    async with connection() as conn:
-        # An earlier try of this step may have prepared this id and failed before the journal recorded the
-        # step: roll it back, so that its locks go and its update is not made twice.
+    # An earlier try of this step may have prepared this id and failed before the journal recorded the step:
+    # roll it back, so that its locks go and its update is not made twice.
+    async with ending_connection() as conn:
         if await rollback_prepared(conn, txn_id):
             logger.info("Rolled back transaction %s, prepared by an earlier attempt", txn_id)
+    async with connection() as conn:
         await conn.execute("BEGIN")
         try:
             await action(conn)
@@ -99,8 +100,7 @@ async def prepare(txn_id: str, action: Action, attempt: str) -> str:
 async def commit_prepared(txn_id: str, xid: str, attempt: str) -> bool:
     """COMMIT PREPARED, which is not idempotent: a retry finds no transaction (42704) if a try before it
     committed. True once committed; False if the transaction was rolled back instead (run it again)."""
-    # A connection of its own: the pool's may all be waiting for the row locks this commit releases.
-    async with own_connection() as conn:
+    async with ending_connection() as conn:
         try:
             await conn.execute(sql.SQL("COMMIT PREPARED {}").format(sql.Literal(txn_id)))
         except psycopg.errors.UndefinedObject:

