@@ -30,14 +30,15 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
 
+from patterns import REPO_ROOT
+from patterns.process import ManagedProcess, free_port, port_in_use
 from patterns.psql import find_bin_dir
-from patterns.restate_server import REPO_ROOT, free_port, port_in_use, spawn, stop_process, wait_until
 from patterns.settings import DEFAULT_DATABASE_URL, settings
 
 if TYPE_CHECKING:
@@ -67,10 +68,6 @@ def hand_to_server_user(path: Path) -> None:
                 shutil.chown(os.path.join(folder, name), "nobody", "nogroup")
 
 
-class PostgresExited(RuntimeError):
-    """The server stopped while we waited for it (a port clash, a bad setting...)."""
-
-
 @dataclass
 class PostgresServer:
     """PostgreSQL on 127.0.0.1:<port>, data in `base_dir/data`, log in `base_dir/postgres.log`; stopped by PID."""
@@ -81,8 +78,7 @@ class PostgresServer:
     name: str = "postgres"
     started_in: float | None = field(default=None, init=False)  # seconds from spawn to ready
     initdb_took: float | None = field(default=None, init=False)  # seconds, when the data folder was new
-    proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+    process: ManagedProcess | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -107,7 +103,7 @@ class PostgresServer:
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
+        return self.process.pid if self.process else None
 
     def connect(self, database: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(
@@ -135,35 +131,32 @@ class PostgresServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         hand_to_server_user(self.data_dir)
         bin_dir = find_bin_dir()
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(bin_dir)
         options = [f"--{key}={value}" for key, value in self.settings.items()]
-        spawned = time.monotonic()
-        self.proc = spawn(
+        self.process = ManagedProcess(
+            f"PostgreSQL on 127.0.0.1:{self.port}",
             as_server_user(
                 [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
                 + ["--listen_addresses=127.0.0.1", "--unix_socket_directories=", *options],
                 [bin_dir, self.data_dir],
             ),
-            self._log,
+            log=self.log_path,
+            ready=self.answers,
+            # SIGINT: "fast" shutdown (open transactions roll back, prepared ones are kept), about 0.1 s.
+            stop_signal=signal.SIGINT,
+            stop_timeout=10,
         )
+        spawned = time.monotonic()
+        self.process.start(timeout)
+        self.started_in = time.monotonic() - spawned
         try:
-            wait_until(
-                self.answers,
-                self.proc,
-                f"PostgreSQL on 127.0.0.1:{self.port}",
-                timeout,
-                exited=PostgresExited,
-                see=lambda: str(self.log_path),
-            )
-            self.started_in = time.monotonic() - spawned
             self._create_database()
         except BaseException:
             self.stop()
             raise
 
-    def _initdb(self, bin_dir: Path) -> None:
+    def _initdb(self, bin_dir: Path, timeout: float = 120.0) -> None:
         """A new cluster whose superuser is the URL's user, with its password (from a file only it can read)."""
         started = time.monotonic()
         password_file = self.base_dir / "initdb-password"
@@ -172,18 +165,14 @@ class PostgresServer:
         hand_to_server_user(password_file)
         args = [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.user, f"--pwfile={password_file}"]
         args += ["--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"]
+        initdb = ManagedProcess("initdb", as_server_user(args, [bin_dir, self.data_dir]), log=self.log_path)
         try:
-            result = subprocess.run(
-                as_server_user(args, [bin_dir, self.data_dir]),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO_ROOT,
-            )
+            returncode = initdb.start(wait=False).wait(timeout)
         finally:
+            initdb.stop()
             password_file.unlink()
-        if result.returncode != 0:
-            raise RuntimeError(f"initdb failed with {result.returncode}; see {self.log_path}")
+        if returncode != 0:
+            raise RuntimeError(f"initdb failed with {returncode}; see {self.log_path}")
         self.initdb_took = time.monotonic() - started
 
     def _create_database(self) -> None:
@@ -201,12 +190,8 @@ class PostgresServer:
         return done
 
     def stop(self) -> None:
-        # SIGINT: "fast" shutdown (open transactions roll back, prepared ones are kept), about 0.1 s.
-        if self.proc is not None:
-            stop_process(self.proc, signal.SIGINT, timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self.process is not None:
+            self.process.stop()
 
     # -- the dev runner's extra (patterns.extras) ----------------------------------------------------
     def server_settings(self) -> dict[str, str]:
@@ -244,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PostgreSQL on {server.url} (data in {server.data_dir}), ready in {server.started_in:.2f}s", flush=True)
         print("Ctrl-C stops it; the data stays until `make clean`.", flush=True)
         while not stopping.wait(0.5):
-            if server.proc is not None and server.proc.poll() is not None:
-                print(f"PostgreSQL exited with code {server.proc.returncode}; see {server.log_path}")
+            if server.process is not None and not server.process.running:
+                print(f"PostgreSQL exited with code {server.process.returncode}; see {server.log_path}")
                 return 1
         return 0
     finally:

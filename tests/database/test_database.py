@@ -23,8 +23,9 @@ import httpx
 import pytest
 
 from database.app import app
+from patterns import REPO_ROOT
 from patterns.postgres import PostgresServer
-from patterns.restate_server import REPO_ROOT, free_port
+from patterns.process import free_port
 from tests.harness import Deployment, Logs, NativeRestate, RestateBackend, ServiceProcess, deployed, eventually
 from tests.readme import DevStack
 

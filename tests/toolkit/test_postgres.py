@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from patterns import REPO_ROOT
 from patterns.postgres import NOBODY, READ_SEARCH, PostgresServer, as_server_user
 from patterns.psql import find_bin_dir
-from patterns.restate_server import REPO_ROOT
 
 CAP_DAC_READ_SEARCH = 1 << 2
 
