@@ -38,6 +38,8 @@ def example_value(schema: dict[str, Any], defs: dict[str, Any] | None = None) ->
 
 
 def example_curl(ingress: str, service: Service, handler: Handler, key: str = "key1") -> str:
+    if handler.ingress_private:
+        return "(internal: called by the pattern, not through the ingress)"
     host = ingress.removeprefix("http://")
     path = f"{service.name}/{key}/{handler.name}" if service.keyed else f"{service.name}/{handler.name}"
     if handler.input_schema is None:

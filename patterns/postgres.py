@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
+import pwd
 import signal
 import subprocess
 import threading
@@ -46,26 +46,34 @@ if TYPE_CHECKING:
 
 # The upstream db/init-config.sh sets 100; two-phase commit needs more than 0.
 SETTINGS = {"max_prepared_transactions": "100"}
-NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 READ_SEARCH = ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+
+
+def nobody() -> pwd.struct_passwd:
+    return pwd.getpwnam("nobody")  # its group: nogroup on Debian, nobody on others
+
+
+def as_nobody() -> list[str]:
+    return ["setpriv", f"--reuid={nobody().pw_uid}", f"--regid={nobody().pw_gid}", "--clear-groups"]
 
 
 def as_server_user(args: list[str], reach: Sequence[Path]) -> list[str]:
     """`args` as PostgreSQL accepts to run: as this user, or, for root, as nobody (able to reach `reach`)."""
     if os.geteuid() != 0:
         return args
-    probe = [*NOBODY, "test", *[arg for path in reach for arg in ("-a", "-x", str(path))][1:]]
+    probe = [*as_nobody(), "test", *[arg for path in reach for arg in ("-a", "-x", str(path))][1:]]
     reachable = subprocess.run(probe, stdin=subprocess.DEVNULL, capture_output=True).returncode == 0
-    return [*NOBODY, *([] if reachable else READ_SEARCH), "--", *args]
+    return [*as_nobody(), *([] if reachable else READ_SEARCH), "--", *args]
 
 
 def hand_to_server_user(path: Path) -> None:
     """As root, `path` (a file, or a folder and all in it) belongs to nobody: PostgreSQL checks it owns its data."""
     if os.geteuid() == 0:
-        shutil.chown(path, "nobody", "nogroup")
+        uid, gid = nobody().pw_uid, nobody().pw_gid
+        os.chown(path, uid, gid)
         for folder, folders, files in os.walk(path):
             for name in folders + files:
-                shutil.chown(os.path.join(folder, name), "nobody", "nogroup")
+                os.chown(os.path.join(folder, name), uid, gid)
 
 
 @dataclass

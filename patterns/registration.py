@@ -19,6 +19,7 @@ class Handler:
     name: str
     kind: str | None  # EXCLUSIVE / SHARED / WORKFLOW, None for plain services
     input_schema: dict[str, Any] | None  # None: the handler takes no input (send no body, no content-type)
+    ingress_private: bool = False  # only other handlers may call it
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ def parse_services(manifest: dict[str, Any]) -> list[Service]:
                 name=h["name"],
                 kind=h.get("ty"),
                 input_schema=_schema(h["input"]) if h.get("input") else None,
+                ingress_private=bool(h.get("ingressPrivate")),
             )
             for h in raw.get("handlers", [])
         )

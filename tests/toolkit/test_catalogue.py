@@ -70,4 +70,6 @@ def test_example_curl_lines() -> None:
         """curl localhost:8080/worker/run --json '{"flights":{"flightId":"f1","seats":1}}'"""
     )
     assert example_value({"anyOf": [{"type": "null"}, {"type": "boolean"}]}) is True
+    internal = service("idempotency", Handler("expireIdempotencyKey", None, {"type": "string"}, ingress_private=True))
+    assert example_curl("localhost:8080", internal, internal.handlers[0]).startswith("(internal:")
     assert example_value({"type": ["object", "null"], "properties": {"a": {"type": "integer"}}}) == {"a": 1}

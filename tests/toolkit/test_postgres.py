@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from patterns import REPO_ROOT
-from patterns.postgres import NOBODY, READ_SEARCH, PostgresServer, as_server_user
+from patterns.postgres import READ_SEARCH, PostgresServer, as_nobody, as_server_user, nobody
 from patterns.psql import find_bin_dir
 
 CAP_DAC_READ_SEARCH = 1 << 2
@@ -26,10 +26,12 @@ def test_the_server_runs_as_nobody_when_started_by_root(postgres: PostgresServer
     if os.geteuid() != 0:
         assert process["Uid"].split()[0] == str(os.geteuid())
         return
-    assert set(process["Uid"].split()) == {"65534"} and set(process["Gid"].split()) == {"65534"}
+    assert set(process["Uid"].split()) == {str(nobody().pw_uid)} and set(process["Gid"].split()) == {
+        str(nobody().pw_gid)
+    }
     # pytest's temp folders are private to root: nobody may look into folders, nothing else.
     assert int(process["CapEff"], 16) in (0, CAP_DAC_READ_SEARCH)
-    assert postgres.data_dir.stat().st_uid == 65534
+    assert postgres.data_dir.stat().st_uid == nobody().pw_uid
     with postgres.connect() as conn:
         assert conn.execute("SHOW max_prepared_transactions").fetchone() == ("100",)
         assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
@@ -39,8 +41,13 @@ def test_the_server_runs_as_nobody_when_started_by_root(postgres: PostgresServer
 def test_nobody_gets_the_read_search_capability_only_where_it_cannot_reach_the_files() -> None:
     with tempfile.TemporaryDirectory() as private:  # 0700, root's
         open_to_all = Path(private).parent  # the system temp folder
-        assert as_server_user(["initdb"], [find_bin_dir(), open_to_all])[: len(NOBODY) + 1] == [*NOBODY, "--"]
-        assert as_server_user(["initdb"], [find_bin_dir(), Path(private)]) == [*NOBODY, *READ_SEARCH, "--", "initdb"]
+        assert as_server_user(["initdb"], [find_bin_dir(), open_to_all]) == [*as_nobody(), "--", "initdb"]
+        assert as_server_user(["initdb"], [find_bin_dir(), Path(private)]) == [
+            *as_nobody(),
+            *READ_SEARCH,
+            "--",
+            "initdb",
+        ]
 
 
 def test_the_schema_file_can_run_again_and_keeps_the_data(postgres: PostgresServer) -> None:
