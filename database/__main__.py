@@ -1,7 +1,6 @@
 """`python -m database`: serve `simple`, `keyed`, `idempotency` and `twoPhaseCommit` on SERVICE_PORT (default 9080)."""
 
-from database.app import app
 from patterns.serving import serve
 
 if __name__ == "__main__":
-    serve(app)
+    serve("database.app:app")
