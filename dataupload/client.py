@@ -17,16 +17,16 @@ from datetime import timedelta
 import httpx
 
 from dataupload.data_upload_service import EmailRequest
-from patterns.chaos import delay
+from patterns.chaos import Duration
 from patterns.settings import settings
 
-# How long the client waits for the URL (upstream: 5 s; PATTERNS_DURATION_DATAUPLOAD_CLIENT_TIMEOUT=500ms).
-CLIENT_TIMEOUT = timedelta(seconds=5)
+# How long the client waits for the URL (upstream: 5 s).
+CLIENT_TIMEOUT = Duration("dataupload.client_timeout", timedelta(seconds=5))
 
 
 async def main(user_id: str, ingress_url: str | None = None) -> str:
     """Returns the URL, or "" when the upload was slow and the URL will come by email."""
-    timeout = delay("dataupload.client_timeout", CLIENT_TIMEOUT).total_seconds()
+    timeout = CLIENT_TIMEOUT.get().total_seconds()
     async with httpx.AsyncClient(base_url=ingress_url or settings().ingress_url, timeout=30) as http:
         print(f"Start upload for {user_id}", flush=True)
         # Submit the workflow: Restate answers once it has it (a second submit for the id changes nothing).

@@ -5,7 +5,7 @@ from pydantic import Field
 from restate import Workflow, WorkflowContext, WorkflowSharedContext
 
 from dataupload.utils import create_s3_bucket, send_email, upload_data
-from patterns.wire import CamelModel, bad_input_is_400
+from patterns.wire import CamelModel, NoInput, bad_input_is_400
 
 logger = restate.getLogger(__name__)
 
@@ -14,12 +14,11 @@ class EmailRequest(CamelModel):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", examples=["user1@example.com"])
 
 
-# bad_input_is_400: resultAsEmail with no valid {"email": ...} answers 400 (restate-sdk would say 500).
 data_uploader = Workflow("dataUploader", invocation_context_managers=[bad_input_is_400])
 
 
 @data_uploader.main()
-async def run(ctx: WorkflowContext) -> str:
+async def run(ctx: WorkflowContext, _: NoInput) -> str:
     # Each step is journaled: after a crash the workflow resumes after the last finished step, so the
     # bucket is created once, and the upload is not repeated once it has finished.
     url = await ctx.run_typed("bucket creation", create_s3_bucket)

@@ -1,4 +1,8 @@
-"""Simulated cloud calls: a bucket, a slow upload, an email. They only log (and take their time)."""
+"""Simulated cloud calls: a bucket, an upload, an email. They only log (and take their time).
+
+As upstream, half of the uploads are slow (10 s instead of 1.5 s): the client then stops waiting and asks
+for the URL by email.
+"""
 
 import asyncio
 import uuid
@@ -6,14 +10,13 @@ from datetime import timedelta
 
 import restate
 
-from patterns.chaos import FailurePoint, delay
+from patterns.chaos import Chance, Duration
 
 logger = restate.getLogger(__name__)
 
-# Upstream: half of the uploads take 1.5 s, the other half 10 s. Tests pin the choice with
-# PATTERNS_FAILURES_DATAUPLOAD_SLOW_UPLOAD=0 (always fast), =1 (always slow) or =first:N (the first N uploads
-# of the process are slow), and the durations with PATTERNS_DURATION_DATAUPLOAD_FAST_UPLOAD / _SLOW_UPLOAD.
-SLOW_UPLOAD = FailurePoint("dataupload.slow_upload", probability=0.5)
+UPLOAD_IS_SLOW = Chance("dataupload.slow_upload", probability=0.5)
+SLOW_UPLOAD_TIME = Duration("dataupload.slow_upload", timedelta(seconds=10))
+FAST_UPLOAD_TIME = Duration("dataupload.fast_upload", timedelta(seconds=1.5))
 
 
 async def create_s3_bucket() -> str:
@@ -23,10 +26,7 @@ async def create_s3_bucket() -> str:
 
 
 async def upload_data(target: str) -> None:
-    if SLOW_UPLOAD.should_fail("upload"):
-        duration = delay("dataupload.slow_upload", timedelta(seconds=10))
-    else:
-        duration = delay("dataupload.fast_upload", timedelta(seconds=1.5))
+    duration = SLOW_UPLOAD_TIME.get() if UPLOAD_IS_SLOW.happens("upload") else FAST_UPLOAD_TIME.get()
     logger.info(" >>> Uploading data to target %s. ETA: %dms", target, duration.total_seconds() * 1000)
     await asyncio.sleep(duration.total_seconds())
 

@@ -15,22 +15,23 @@ import sys
 
 import httpx
 import restate
-from restate import Context, Service, TerminalError
+from pydantic import JsonValue
+from restate import Context, Service
 
 from durablepromise._output import say
 from durablepromise.clients import durable_promise
 from patterns.settings import settings
-from patterns.wire import CamelModel, bad_input_is_400
+from patterns.wire import CamelModel, Key, bad_input_is_400
 
 logger = restate.getLogger(__name__)
 
 
 class Answer(CamelModel):
-    answer: str
+    answer: JsonValue  # whatever resolved the promise (also through `promise/resolve`), not only a string
 
 
 class AnswerRequest(CamelModel):
-    question_id: str
+    question_id: Key
     answer: str
 
 
@@ -38,9 +39,7 @@ qna = Service("qna", invocation_context_managers=[bad_input_is_400])
 
 
 @qna.handler()
-async def ask(ctx: Context, question_id: str) -> Answer:
-    if not isinstance(question_id, str) or not question_id:
-        raise TerminalError("the question id must be a non-empty string", status_code=400)
+async def ask(ctx: Context, question_id: Key) -> Answer:
     logger.info("Waiting for the answer to %s", question_id)
     answer = await durable_promise(question_id, ctx).get()
     return Answer(answer=answer)

@@ -6,13 +6,14 @@ A completion is `{"value": ...}` or `{"error": "..."}`. The first resolve/reject
 from __future__ import annotations
 
 import json
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import restate
-from restate import Context, ObjectContext, ObjectSharedContext, Service, TerminalError, VirtualObject
+from pydantic import Field, Strict
+from restate import Context, ObjectContext, ObjectSharedContext, Service, VirtualObject
 from restate.serde import Serde
 
-from patterns.wire import CamelModel, bad_input_is_400
+from patterns.wire import AwakeableId, CamelModel, Key, NoInput, bad_input_is_400
 
 logger = restate.getLogger(__name__)
 
@@ -36,7 +37,9 @@ JSON = Json()
 
 # --- the promise itself: one virtual object per promise id ------------------------------------------------
 
-promises = VirtualObject("promises", invocation_context_managers=[bad_input_is_400])
+# Called by the `promise` front service and by the client library from inside handlers, never through the
+# ingress: a listener id from outside could be anything, and the promise has to resolve every listener.
+promises = VirtualObject("promises", ingress_private=True, invocation_context_managers=[bad_input_is_400])
 
 
 @promises.handler(input_serde=JSON, output_serde=JSON)
@@ -45,22 +48,18 @@ async def resolve(ctx: ObjectContext, value: Any) -> Completion:
 
 
 @promises.handler(input_serde=JSON, output_serde=JSON)
-async def reject(ctx: ObjectContext, error_message: str | None) -> Completion:
-    if not isinstance(error_message, str):
-        raise TerminalError("'errorMessage' is undefined", status_code=400)
+async def reject(ctx: ObjectContext, error_message: Annotated[str, Strict()]) -> Completion:
     return await complete(ctx, Completion(error=error_message))
 
 
 @promises.handler(kind="shared", output_serde=JSON)
-async def peek(ctx: ObjectSharedContext) -> Completion | None:
+async def peek(ctx: ObjectSharedContext, _: NoInput) -> Completion | None:
     return await ctx.get("value", type_hint=Completion)
 
 
 @promises.handler("await", input_serde=JSON, output_serde=JSON)
-async def await_(ctx: ObjectContext, awakeable_id: str) -> Completion | None:
+async def await_(ctx: ObjectContext, awakeable_id: AwakeableId) -> Completion | None:
     """Register a listener (an awakeable of the caller); completed promises answer it at once."""
-    if not isinstance(awakeable_id, str):
-        raise TerminalError("'awakeableId' is undefined", status_code=400)
     completion = await ctx.get("value", type_hint=Completion)
     if completion is not None:
         ctx.resolve_awakeable(awakeable_id, completion)
@@ -71,7 +70,7 @@ async def await_(ctx: ObjectContext, awakeable_id: str) -> Completion | None:
 
 
 @promises.handler()
-async def dispose(ctx: ObjectContext) -> None:
+async def dispose(ctx: ObjectContext, _: NoInput) -> None:
     for listener in await ctx.get("listeners", type_hint=list[str]) or []:
         ctx.reject_awakeable(listener, "promise was disposed")
     ctx.clear("listeners")
@@ -95,47 +94,44 @@ async def complete(ctx: ObjectContext, completion: Completion) -> Completion:
 
 
 class PromiseRequest(CamelModel):
-    promise_id: str | None = None
-    value: Any = None
-    error_message: str | None = None
+    promise_id: Key = Field(examples=["prom-1"])
 
-    def require_id(self) -> str:
-        if not self.promise_id:
-            raise TerminalError("'promiseId' is undefined", status_code=400)
-        return self.promise_id
+
+class ResolveRequest(PromiseRequest):
+    value: Any = None  # without a value, the promise resolves with null (as the TypeScript service does)
+
+
+class RejectRequest(PromiseRequest):
+    error_message: str = Field(examples=["help!"])
 
 
 promise = Service("promise", invocation_context_managers=[bad_input_is_400])
 
 
 @promise.handler("resolve", output_serde=JSON)
-async def resolve_promise(ctx: Context, request: PromiseRequest) -> Completion:
-    promise_id = request.require_id()
-    if "value" not in request.model_fields_set:
-        raise TerminalError("'value' is undefined", status_code=400)
-    return await ctx.object_call(resolve, key=promise_id, arg=request.value)
+async def resolve_promise(ctx: Context, request: ResolveRequest) -> Completion:
+    return await ctx.object_call(resolve, key=request.promise_id, arg=request.value)
 
 
 @promise.handler("reject", output_serde=JSON)
-async def reject_promise(ctx: Context, request: PromiseRequest) -> Completion:
-    return await ctx.object_call(reject, key=request.require_id(), arg=request.error_message)
+async def reject_promise(ctx: Context, request: RejectRequest) -> Completion:
+    return await ctx.object_call(reject, key=request.promise_id, arg=request.error_message)
 
 
 @promise.handler("peek", output_serde=JSON)
 async def peek_promise(ctx: Context, request: PromiseRequest) -> Completion | None:
-    return await ctx.object_call(peek, key=request.require_id(), arg=None)
+    return await ctx.object_call(peek, key=request.promise_id, arg=None)
 
 
 @promise.handler("await", output_serde=JSON)
 async def await_promise(ctx: Context, request: PromiseRequest) -> Completion:
     """Block until the promise is completed (durably: this invocation suspends while it waits)."""
-    promise_id = request.require_id()
     awakeable_id, completed = ctx.awakeable(serde=JSON)
-    await ctx.object_call(await_, key=promise_id, arg=awakeable_id)
+    await ctx.object_call(await_, key=request.promise_id, arg=awakeable_id)
     completion: Completion = await completed
     return completion
 
 
 @promise.handler("dispose")
 async def dispose_promise(ctx: Context, request: PromiseRequest) -> None:
-    await ctx.object_call(dispose, key=request.require_id(), arg=None)
+    await ctx.object_call(dispose, key=request.promise_id, arg=None)

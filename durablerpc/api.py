@@ -21,8 +21,9 @@ from durablerpc.product_service import reserve
 from patterns.serving import serve
 from patterns.settings import settings
 
-# Ids end up in Restate URLs and idempotency keys: keep them to URL-safe characters.
-Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9._~-]+$", max_length=128)]
+# Ids end up in Restate URLs and idempotency keys: URL-safe characters, and not `.` or `..` alone (a URL
+# path would resolve them).
+Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9._~-]*[A-Za-z0-9_~-][A-Za-z0-9._~-]*$", max_length=128)]
 
 
 class Reservation(BaseModel):

@@ -3,13 +3,15 @@
 import restate
 from restate import ObjectContext, VirtualObject
 
+from patterns.wire import NoInput, bad_input_is_400
+
 logger = restate.getLogger(__name__)
 
-product = VirtualObject("product")
+product = VirtualObject("product", invocation_context_managers=[bad_input_is_400])
 
 
 @product.handler()
-async def reserve(ctx: ObjectContext) -> bool:
+async def reserve(ctx: ObjectContext, _: NoInput) -> bool:
     # Restate runs exclusive handlers of one key one after the other: no lost update, no double booking.
     if await ctx.get("reserved", type_hint=bool):
         logger.info("Product already reserved %s", ctx.key())

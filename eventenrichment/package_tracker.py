@@ -1,12 +1,10 @@
 """The package tracker: a virtual object per package id, registered over RPC, updated from Kafka."""
 
-from typing import Any, TypeVar
-
-from pydantic import Field, ValidationError
+from pydantic import Field
 from restate import ObjectContext, ObjectSharedContext, TerminalError, VirtualObject
 from restate.serde import PydanticJsonSerde
 
-from patterns.wire import CamelModel
+from patterns.wire import CamelModel, NoInput, bad_input_is_400
 
 
 class LocationUpdate(CamelModel):
@@ -19,32 +17,21 @@ class PackageInfo(CamelModel):
     locations: list[LocationUpdate] = Field(default_factory=list)
 
 
-M = TypeVar("M", bound=CamelModel)
-
-
-def parse(model: type[M], value: Any) -> M:
-    """Validated here, not by the SDK, so that malformed input gets a 400 instead of a 500."""
-    try:
-        return model.model_validate(value)
-    except ValidationError as error:
-        raise TerminalError(f"Invalid {model.__name__}: {error}", status_code=400) from None
-
-
-package_tracker = VirtualObject("package-tracker")
+# A malformed registration or location update gets a 400 (through Kafka, the record is skipped).
+package_tracker = VirtualObject("package-tracker", invocation_context_managers=[bad_input_is_400])
 
 PACKAGE_INFO = "package-info"
 
 
 @package_tracker.handler("registerPackage")
-async def register_package(ctx: ObjectContext, package_info: dict[str, Any]) -> None:
-    ctx.set(PACKAGE_INFO, parse(PackageInfo, package_info))
+async def register_package(ctx: ObjectContext, package_info: PackageInfo) -> None:
+    ctx.set(PACKAGE_INFO, package_info)
 
 
 # Called by the Kafka subscription for each record of `package-location-updates` (key = package id).
 # Exclusive handler: the updates of one package are applied one at a time, in the order of the topic.
 @package_tracker.handler("updateLocation")
-async def update_location(ctx: ObjectContext, location_update: dict[str, Any]) -> None:
-    update = parse(LocationUpdate, location_update)
+async def update_location(ctx: ObjectContext, update: LocationUpdate) -> None:
     package_info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
     if package_info is None:
         # Terminal: retrying cannot help. On Kafka the record is skipped and the next one processed.
@@ -62,5 +49,5 @@ class PackageInfoOrNull(PydanticJsonSerde[PackageInfo]):
 
 # Shared: reads run concurrently with the exclusive updates and never queue behind them.
 @package_tracker.handler("getPackageInfo", kind="shared", output_serde=PackageInfoOrNull(PackageInfo))
-async def get_package_info(ctx: ObjectSharedContext) -> PackageInfo | None:
+async def get_package_info(ctx: ObjectSharedContext, _: NoInput) -> PackageInfo | None:
     return await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)

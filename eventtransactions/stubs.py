@@ -1,16 +1,20 @@
-"""Stand-ins for the downstream systems: the social media database and the content moderation service."""
+"""Stand-ins for the downstream systems: the social media database and the content moderation service.
+
+As upstream, content moderation is still pending 80 % of the times it is asked, and the feed asks again
+after 5 seconds.
+"""
 
 import uuid
+from datetime import timedelta
 
 import restate
 
-from patterns.chaos import FailurePoint
+from patterns.chaos import Chance, Duration
 
 logger = restate.getLogger(__name__)
 
-# Content moderation answers PENDING 80 % of the time, as upstream. Tests make it deterministic:
-# PATTERNS_FAILURES_EVENTTRANSACTIONS_MODERATION_PENDING=first:3 -> 3 times PENDING per post, then DONE.
-MODERATION_PENDING = FailurePoint("eventtransactions.moderation-pending", probability=0.8)
+MODERATION_IS_PENDING = Chance("eventtransactions.moderation-pending", probability=0.8)
+MODERATION_POLL_INTERVAL = Duration("eventtransactions.moderation-poll", timedelta(seconds=5))
 
 
 async def create_post(user_id: str, content: str) -> str:
@@ -20,7 +24,7 @@ async def create_post(user_id: str, content: str) -> str:
 
 
 async def get_post_status(post_id: str) -> str:
-    if MODERATION_PENDING.should_fail(post_id):
+    if MODERATION_IS_PENDING.happens(post_id):
         logger.info("Content moderation for post %s is still pending... Will check again in 5 seconds", post_id)
         return "PENDING"
     logger.info("Content moderation for post %s is done", post_id)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import restate
 from pydantic import Field
 from restate import Context, Service
 
-from patterns.chaos import delay
+from parallelizework.stubs import subtask_time
 from patterns.wire import CamelModel, bad_input_is_400
 
 logger = restate.getLogger(__name__)
@@ -50,12 +48,12 @@ async def run(ctx: Context, task: Task) -> Result:
     return Result(description=joined)
 
 
-@worker.handler("runSubtask")
+# Only `run` calls it: not reachable through the ingress.
+@worker.handler("runSubtask", ingress_private=True)
 async def run_subtask(ctx: Context, subtask: SubTask) -> SubTaskResult:
     # Processing logic goes here. Can be moved to a separate service to scale independently.
     logger.info("Started executing subtask: %s", subtask.description)
-    seconds = ctx.random().randint(0, 4)  # deterministic randomness: the same draw on replay
-    await ctx.sleep(delay("parallelizework.subtask", timedelta(seconds=seconds)))
+    await ctx.sleep(subtask_time(ctx.random()))  # deterministic randomness: the same draw on replay
     logger.info("Execution subtask finished: %s", subtask.description)
     return SubTaskResult(description=f"{subtask.description}: DONE")
 

@@ -1,20 +1,24 @@
-"""Durations and failure injection: upstream behaviour by default, short and deterministic on request.
+"""Durations, odds and injected failures: upstream behaviour by default, short and deterministic on request.
 
-Every pattern that sleeps or fails on purpose goes through this module, so a test (or a curious user)
-can change the pace and the failures without editing code:
+Each pattern names its knobs once, in its simulated-dependency module (`stubs.py`, `utils.py`), as values of
+the types below; handlers call plain functions and never read the environment. A test (or a curious user)
+changes the pace, the odds and the failures through the environment, without editing code:
 
-| variable                          | example         | effect                                               |
-|-----------------------------------|-----------------|------------------------------------------------------|
-| PATTERNS_TIME_SCALE               | 0.01            | every duration is multiplied by it (5 s -> 50 ms)    |
-| PATTERNS_DURATION_<POINT>         | 200ms           | sets one duration outright (units: ms s m h d)       |
-| PATTERNS_FAILURES                 | 0               | overrides every failure point                        |
-| PATTERNS_FAILURES_<POINT>         | first:2         | overrides one failure point                          |
-| PATTERNS_SEED                     | 42              | seeds the probability draws (reproducible runs)      |
+| variable                    | example  | effect                                                        |
+|-----------------------------|----------|---------------------------------------------------------------|
+| PATTERNS_TIME_SCALE         | 0.01     | every `Duration` is multiplied by it (5 s -> 50 ms)           |
+| PATTERNS_DURATION_<NAME>    | 200ms    | sets one `Duration` outright (units: ms s m h d)              |
+| PATTERNS_FAILURES           | 0        | overrides every `FailurePoint`                                |
+| PATTERNS_FAILURES_<NAME>    | first:2  | overrides one `FailurePoint`                                  |
+| PATTERNS_CHANCE_<NAME>      | 1        | overrides one `Chance` (something that is not a failure)      |
+| PATTERNS_AMOUNT_<NAME>      | 100000   | fixes one `Amount` (a number drawn at random by default)      |
+| PATTERNS_SEED               | 42       | seeds the probability draws (reproducible runs)               |
 
-A failure spec is a probability (`0` never, `0.4`, `1` always) or `first:N`: fail the first N attempts of
-every invocation (or whatever key the caller passes), then succeed.
-`<POINT>` is the point's name upper-cased with `.` and `-` turned into `_`: `sagas.payment` ->
-`PATTERNS_FAILURES_SAGAS_PAYMENT`.
+A probability spec is a number (`0` never, `0.4`, `1` always) or `first:N`: true for the first N draws of
+every invocation (or whatever key the caller passes), then false.
+`<NAME>` is the knob's name upper-cased with `.` and `-` turned into `_`: `sagas.payment.terminal` ->
+`PATTERNS_FAILURES_SAGAS_PAYMENT_TERMINAL`. Values are read at every use, so a test can change them while
+a service runs in its process.
 """
 
 from __future__ import annotations
@@ -79,6 +83,31 @@ def _draw() -> float:
         return _rng.random()
 
 
+def _spec_is_true(name: str, spec: str, key: str) -> bool:
+    if spec.startswith("first:"):
+        limit = int(spec.removeprefix("first:"))
+        with _lock:
+            _attempts[(name, key)] += 1
+            return _attempts[(name, key)] <= limit
+    probability = float(spec)
+    if probability <= 0:
+        return False
+    return probability >= 1 or _draw() < probability
+
+
+@dataclass(frozen=True)
+class Duration:
+    """How long something takes or waits: `default` as upstream, PATTERNS_DURATION_<NAME> sets it,
+    PATTERNS_TIME_SCALE scales it."""
+
+    name: str
+    default: timedelta
+
+    def get(self, default: timedelta | None = None) -> timedelta:
+        """The duration now; `default` replaces this knob's own (e.g. a duration drawn at random)."""
+        return delay(self.name, self.default if default is None else default)
+
+
 @dataclass(frozen=True)
 class FailurePoint:
     """A place where a pattern fails on purpose, `probability` of the time by default (as upstream)."""
@@ -92,13 +121,34 @@ class FailurePoint:
 
     def should_fail(self, key: str) -> bool:
         """Decide for one attempt; `key` identifies the invocation (e.g. `ctx.request().id`)."""
-        spec = self.spec()
-        if spec.startswith("first:"):
-            limit = int(spec.removeprefix("first:"))
-            with _lock:
-                _attempts[(self.name, key)] += 1
-                return _attempts[(self.name, key)] <= limit
-        probability = float(spec)
-        if probability <= 0:
-            return False
-        return probability >= 1 or _draw() < probability
+        return _spec_is_true(self.name, self.spec(), key)
+
+
+@dataclass(frozen=True)
+class Chance:
+    """Something a simulated dependency does part of the time that is not a failure (an upload is slow, a
+    check is still pending): `probability` by default, PATTERNS_CHANCE_<NAME> overrides it.
+    PATTERNS_FAILURES leaves it alone."""
+
+    name: str
+    probability: float
+
+    def spec(self) -> str:
+        return os.environ.get(_env_name("PATTERNS_CHANCE_", self.name), "").strip() or str(self.probability)
+
+    def happens(self, key: str) -> bool:
+        """Decide once; `key` groups the draws that `first:N` counts."""
+        return _spec_is_true(self.name, self.spec(), key)
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A number a simulated dependency makes up at random (e.g. a new account's balance): PATTERNS_AMOUNT_<NAME>
+    fixes it."""
+
+    name: str
+
+    def fixed(self) -> int | None:
+        """The configured value, or None: then draw it as upstream does."""
+        raw = os.environ.get(_env_name("PATTERNS_AMOUNT_", self.name), "").strip()
+        return int(raw) if raw else None

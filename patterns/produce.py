@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from collections.abc import Iterable
+from typing import Any
 
 from patterns.kafka import INSTALL_HINT, bootstrap_servers
 
@@ -29,8 +30,10 @@ def parse_line(line: str, separator: str = ":") -> tuple[str, str]:
     return key, value
 
 
-def produce(topic: str, lines: TextIO, bootstrap: str, separator: str = ":") -> tuple[int, int]:
-    """Send every non-empty line; returns (records acknowledged by the broker, lines that failed)."""
+def produce(topic: str, lines: Iterable[str | bytes], bootstrap: str, separator: str = ":") -> tuple[int, int]:
+    """Send every non-empty line; returns (records acknowledged by the broker, lines that failed).
+
+    Lines read as bytes must be UTF-8 text: any other line is reported and skipped."""
     try:
         from confluent_kafka import Producer
     except ModuleNotFoundError:
@@ -48,8 +51,14 @@ def produce(topic: str, lines: TextIO, bootstrap: str, separator: str = ":") -> 
 
     # acks=all and a bounded delivery timeout: an unreachable broker is an error after 15 s, not a hang.
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "message.timeout.ms": 15000})
-    for number, line in enumerate(lines, start=1):
-        line = line.rstrip("\r\n")
+    for number, raw in enumerate(lines, start=1):
+        try:
+            text: str = raw.decode() if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as error:
+            print(f"error: line {number}: not UTF-8 text ({error.reason} at byte {error.start})", file=sys.stderr)
+            failed += 1
+            continue
+        line = text.rstrip("\r\n")
         if not line.strip():
             continue
         try:
@@ -71,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap-server", default=None, help="host:port (default $KAFKA_BOOTSTRAP_SERVERS)")
     parser.add_argument("--key-separator", default=":", help="between key and value (default ':')")
     args = parser.parse_args(argv)
-    acked, failed = produce(args.topic, sys.stdin, args.bootstrap_server or bootstrap_servers(), args.key_separator)
+    lines = sys.stdin.buffer  # bytes: a line that is not UTF-8 is an error of that line, not of the program
+    acked, failed = produce(args.topic, lines, args.bootstrap_server or bootstrap_servers(), args.key_separator)
     print(f"Produced {acked} record{'' if acked == 1 else 's'} to {args.topic}")
     return 1 if failed else 0
 

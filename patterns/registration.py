@@ -18,8 +18,8 @@ class RegistrationError(RuntimeError):
 class Handler:
     name: str
     kind: str | None  # EXCLUSIVE / SHARED / WORKFLOW, None for plain services
-    input_schema: dict[str, Any] | None  # None: the handler takes no input (send no body, no content-type)
-    ingress_private: bool = False  # only other handlers may call it
+    input_schema: dict[str, Any] | None  # None: the handler takes no input (a bare POST)
+    ingress_private: bool = False  # only other handlers can call it, not the ingress
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,12 @@ class Service:
         return self.kind in ("VIRTUAL_OBJECT", "WORKFLOW")
 
 
-def _schema(handler_input: dict[str, Any]) -> dict[str, Any]:
-    """The input's JSON schema; `{}` for any JSON (a raw bytes input advertises the schema `true`)."""
-    schema = handler_input.get("jsonSchema", {})
+def _schema(handler_input: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The input's JSON schema; `{}` for any JSON (a raw bytes input advertises the schema `true`); None for
+    no input: no input at all, or an optional one without a schema (`_: NoInput`, patterns.wire)."""
+    schema = (handler_input or {}).get("jsonSchema")
+    if schema is None:
+        return None
     return schema if isinstance(schema, dict) else {}
 
 
@@ -46,8 +49,8 @@ def parse_services(manifest: dict[str, Any]) -> list[Service]:
             Handler(
                 name=h["name"],
                 kind=h.get("ty"),
-                input_schema=_schema(h["input"]) if h.get("input") else None,
-                ingress_private=bool(h.get("ingressPrivate")),
+                input_schema=_schema(h.get("input")),
+                ingress_private=bool(h.get("ingressPrivate") or raw.get("ingressPrivate")),
             )
             for h in raw.get("handlers", [])
         )

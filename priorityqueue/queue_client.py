@@ -34,8 +34,8 @@ class Queue:
         try:
             result = await op()
         except TerminalError:
-            self.ctx.object_send(done, key=self.name, arg=None)
+            self.ctx.object_send(done, key=self.name, arg=awakeable_id)
             raise
         # (A retryable error retries the op: the slot stays ours meanwhile.)
-        self.ctx.object_send(done, key=self.name, arg=None)
+        self.ctx.object_send(done, key=self.name, arg=awakeable_id)
         return result

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
+from typing import Annotated
 
 import restate
-from pydantic import Field
+from pydantic import Field, StrictFloat, StrictInt
 from restate import Context, Service
 
-from patterns.chaos import delay
 from patterns.wire import CamelModel, bad_input_is_400
 from priorityqueue.queue_client import Queue
+from priorityqueue.stubs import expensive_operation
 
 logger = restate.getLogger(__name__)
 
+# Plain numbers: bounded, so that the sum is a finite JSON number too.
+Number = Annotated[StrictInt | StrictFloat, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+
 
 class ExpensiveRequest(CamelModel):
-    left: int | float
-    right: int | float
-    priority: int = Field(default=1, description="lower numbers are admitted first")
+    left: Number
+    right: Number
+    priority: int = Field(default=1, ge=-1_000_000, le=1_000_000, description="lower numbers are admitted first")
 
 
 my_service = Service("myService", invocation_context_managers=[bad_input_is_400])
@@ -33,9 +35,3 @@ async def expensive_method(ctx: Context, request: ExpensiveRequest) -> int | flo
         return await ctx.run_typed("expensive operation", expensive_operation, left=request.left, right=request.right)
 
     return await queue.run(request.priority, op)
-
-
-async def expensive_operation(left: int | float, right: int | float) -> int | float:
-    # Simulate a slow call (5 s upstream; PATTERNS_DURATION_PRIORITYQUEUE_OPERATION=1s or PATTERNS_TIME_SCALE).
-    await asyncio.sleep(delay("priorityqueue.operation", timedelta(seconds=5)).total_seconds())
-    return left + right

@@ -17,7 +17,8 @@ class CarBooking(CamelModel):
     car_booking_id: str
 
 
-cars = Service("cars", invocation_context_managers=[bad_input_is_400])
+# Only the booking workflow calls it: not reachable through the ingress.
+cars = Service("cars", ingress_private=True, invocation_context_managers=[bad_input_is_400])
 
 
 @cars.handler()

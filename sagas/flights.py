@@ -17,7 +17,8 @@ class FlightBooking(CamelModel):
     flight_booking_id: str
 
 
-flights = Service("flights", invocation_context_managers=[bad_input_is_400])
+# Only the booking workflow calls it: not reachable through the ingress.
+flights = Service("flights", ingress_private=True, invocation_context_managers=[bad_input_is_400])
 
 
 @flights.handler()

@@ -1,13 +1,7 @@
 """A simulated payment provider (the TypeScript example's payment client), called inside `ctx.run_typed`.
 
-The charge fails on purpose, with upstream's odds by default: 50 % of attempts are rejected for good
-(terminal), and 80 % of the rest fail transiently (retried by Restate). Override through env:
-
-    PATTERNS_FAILURES_SAGAS_PAYMENT_TERMINAL=1         every payment is rejected (compensations run)
-    PATTERNS_FAILURES_SAGAS_PAYMENT_TERMINAL=0 \\
-    PATTERNS_FAILURES_SAGAS_PAYMENT_RETRYABLE=first:2  two transient failures, then the charge goes through
-    PATTERNS_FAILURES=0                                every payment succeeds at once
-    PATTERNS_DURATION_SAGAS_PAYMENT=30s                the provider takes that long to answer (default 0)
+As upstream, the charge fails on purpose: half of the payments are rejected for good (a terminal error: the
+booking's compensations run), and 80 % of the remaining attempts fail transiently (Restate retries them).
 """
 
 import asyncio
@@ -17,13 +11,14 @@ import restate
 from pydantic import Field
 from restate import TerminalError
 
-from patterns.chaos import FailurePoint, delay
+from patterns.chaos import Duration, FailurePoint
 from patterns.wire import CamelModel
 
 logger = restate.getLogger(__name__)
 
-TERMINAL = FailurePoint("sagas.payment.terminal", probability=0.5)
-RETRYABLE = FailurePoint("sagas.payment.retryable", probability=0.8)
+PAYMENT_IS_REJECTED = FailurePoint("sagas.payment.terminal", probability=0.5)
+PAYMENT_FAILS = FailurePoint("sagas.payment.retryable", probability=0.8)
+PAYMENT_TIME = Duration("sagas.payment", timedelta(0))  # the provider's latency
 
 
 class PaymentInfo(CamelModel):
@@ -34,11 +29,11 @@ class PaymentInfo(CamelModel):
 async def charge(payment_info: PaymentInfo, payment_id: str, attempt_key: str) -> None:
     """Charge the card once per payment id (the provider deduplicates by it). `attempt_key` keys the
     failure injection (the invocation id, so `first:N` counts the attempts of one booking)."""
-    await asyncio.sleep(delay("sagas.payment", timedelta(0)).total_seconds())  # the provider's latency
-    if TERMINAL.should_fail(attempt_key):
+    await asyncio.sleep(PAYMENT_TIME.get().total_seconds())
+    if PAYMENT_IS_REJECTED.should_fail(attempt_key):
         logger.error("[👻 SIMULATED] This payment should never be accepted! Aborting booking.")
         raise TerminalError("[👻 SIMULATED] This payment could not be accepted!")
-    if RETRYABLE.should_fail(attempt_key):
+    if PAYMENT_FAILS.should_fail(attempt_key):
         logger.error("[👻 SIMULATED] A payment failure happened! Will retry...")
         raise RuntimeError("[👻 SIMULATED] A payment failure happened! Will retry...")
     logger.info("Payment %s processed", payment_id)

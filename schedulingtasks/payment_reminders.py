@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import restate
 from restate import ObjectContext, VirtualObject
 
-from patterns.chaos import delay
 from patterns.wire import CamelModel, bad_input_is_400
+from schedulingtasks.stubs import REMINDER_INTERVAL, escalate_to_human, send_reminder_email
 
 logger = restate.getLogger(__name__)
 
 MAX_REMINDERS = 3
-
-
-def reminder_interval() -> timedelta:
-    """One day, as upstream; PATTERNS_DURATION_SCHEDULINGTASKS_REMINDER=5s (or PATTERNS_TIME_SCALE) shortens it."""
-    return delay("schedulingtasks.reminder", timedelta(days=1))
 
 
 class StripeEventData(CamelModel):
@@ -60,6 +53,9 @@ async def on_payment_failure(ctx: ObjectContext, event: StripeEvent) -> None:
 @payment_tracker.handler(ingress_private=True)
 async def remind(ctx: ObjectContext, event: StripeEvent) -> None:
     """The loop's next step, called by the tracker itself with a delay (not reachable from the ingress)."""
+    if await ctx.get("reminders_count", type_hint=int) is None:
+        logger.info("No reminders running for invoice %s: nothing to do", ctx.key())
+        return
     if await ctx.get("paid", type_hint=bool):
         logger.info("Invoice %s was paid: reminders stop", ctx.key())
         return
@@ -70,18 +66,10 @@ async def remind_or_escalate(ctx: ObjectContext, event: StripeEvent) -> None:
     count = await ctx.get("reminders_count", type_hint=int) or 0
     if count < MAX_REMINDERS:
         ctx.set("reminders_count", count + 1)
-        await ctx.run_typed("send reminder", send_reminder_email, event=event)
+        await ctx.run_typed("send reminder", send_reminder_email, invoice_id=event.data.id)
         # A durable timer: Restate stores the delayed call and makes it when the time has come,
         # through crashes and restarts of this service and of restate-server.
-        ctx.object_send(remind, key=ctx.key(), arg=event, send_delay=reminder_interval())
+        ctx.object_send(remind, key=ctx.key(), arg=event, send_delay=REMINDER_INTERVAL.get())
     else:
-        await ctx.run_typed("escalate", escalate_to_human, event=event)
+        await ctx.run_typed("escalate", escalate_to_human, invoice_id=event.data.id)
         ctx.set("escalated", True)
-
-
-async def send_reminder_email(event: StripeEvent) -> None:
-    logger.info("Sending reminder email for event: %s", event.data.id)
-
-
-async def escalate_to_human(event: StripeEvent) -> None:
-    logger.info("Escalating to %s invoice to support team", event.data.id)

@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any, cast
 
 import stripe
+from pydantic import Field
 from restate import TerminalError
 
 from patterns.wire import CamelModel
@@ -46,8 +47,8 @@ def stripe_client(http_client: stripe.HTTPClient) -> stripe.StripeClient:
 class PaymentRequest(CamelModel):
     """`{"paymentMethodId": "pm_card_visa", "amount": 109, "delayedStatus": true}` (amount in cents)."""
 
-    amount: int | None = None
-    payment_method_id: str | None = None
+    amount: int = Field(gt=0, examples=[109])
+    payment_method_id: str = Field(min_length=1, examples=["pm_card_visa"])
     # Test aid: pretend Stripe answered 'processing', so that the webhook path is taken.
     delayed_status: bool = False
 
@@ -69,8 +70,8 @@ async def create_payment_intent(request: PaymentRequest, idempotency_key: str, c
     client = stripe_client(http_client)
     try:
         params: dict[str, Any] = {
-            "payment_method": request.payment_method_id or "",
-            "amount": request.amount or 0,
+            "payment_method": request.payment_method_id,
+            "amount": request.amount,
             "currency": "usd",
             "confirm": True,
             "metadata": {RESTATE_CALLBACK_ID: callback_id},

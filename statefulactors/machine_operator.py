@@ -4,15 +4,16 @@ from typing import Literal
 
 from restate import ObjectContext, VirtualObject
 
+from patterns.wire import NoInput, bad_input_is_400
 from statefulactors.stubs import bring_up_machine, tear_down_machine
 
 Status = Literal["UP", "DOWN"]
 
-machine_operator = VirtualObject("machineOperator")
+machine_operator = VirtualObject("machineOperator", invocation_context_managers=[bad_input_is_400])
 
 
 @machine_operator.handler("setUp")
-async def set_up(ctx: ObjectContext) -> str:
+async def set_up(ctx: ObjectContext, _: NoInput) -> str:
     machine_id = ctx.key()
     # Single writer per key: no other handler of this machine runs until this one is done.
     if await ctx.get("status", type_hint=str) == "UP":
@@ -25,7 +26,7 @@ async def set_up(ctx: ObjectContext) -> str:
 
 
 @machine_operator.handler("tearDown")
-async def tear_down(ctx: ObjectContext) -> str:
+async def tear_down(ctx: ObjectContext, _: NoInput) -> str:
     machine_id = ctx.key()
     if await ctx.get("status", type_hint=str) != "UP":
         return f"{machine_id} is not up, cannot tear down"

@@ -1,9 +1,7 @@
 """Simulated machine transitions: slow (a durable sleep, 5 s) and failing 40 % of the time, as upstream.
 
-PATTERNS_DURATION_STATEFULACTORS_TRANSITION=1s   the length of a transition
-PATTERNS_FAILURES_STATEFULACTORS_TRANSITION=0    never fail (or `first:1`: fail each transition once)
-CRASH_PROCESS=1                                  a failure kills the whole process instead of raising
-                                                 (run it under `python -m statefulactors --restart-on-exit`)
+A failure raises an exception, or, in the crash mode of the walkthrough (CRASH_PROCESS=1, see README.md),
+kills the whole process, as a real crash would.
 """
 
 import logging
@@ -14,14 +12,15 @@ from datetime import timedelta
 import restate
 from restate import ObjectContext
 
-from patterns.chaos import FailurePoint, delay
+from patterns.chaos import Duration, FailurePoint
 
 logger = restate.getLogger(__name__)
 # Not replay-aware: the failure also strikes while an invocation replays its journal after a retry, and a
 # crash must never go unexplained in the log.
 crash_logger = logging.getLogger(__name__ + ".crash")
 
-FAILURE = FailurePoint("statefulactors.transition", probability=0.4)
+TRANSITION_FAILS = FailurePoint("statefulactors.transition", probability=0.4)
+TRANSITION_TIME = Duration("statefulactors.transition", timedelta(seconds=5))
 
 
 async def bring_up_machine(ctx: ObjectContext, machine_id: str) -> None:
@@ -36,12 +35,12 @@ async def _transition(ctx: ObjectContext, machine_id: str, target: str) -> None:
     logger.info("Beginning transition of %s to %s", machine_id, target)
     # Before the sleep, so a retry starts the transition again and logs "Beginning" a second time.
     maybe_crash(ctx.request().id)
-    await ctx.sleep(delay("statefulactors.transition", timedelta(seconds=5)))
+    await ctx.sleep(TRANSITION_TIME.get())
     logger.info("Done transitioning %s to %s", machine_id, target)
 
 
 def maybe_crash(attempt_key: str) -> None:
-    if not FAILURE.should_fail(attempt_key):
+    if not TRANSITION_FAILS.should_fail(attempt_key):
         return
     crash_logger.error("[👻 SIMULATED] A failure happened!")
     if os.environ.get("CRASH_PROCESS"):

@@ -1,10 +1,14 @@
 """The `accounts` virtual object: a balance in cents per account id."""
 
-import os
+from typing import Annotated
 
-from restate import ObjectContext, TerminalError, VirtualObject
+from pydantic import Field, Strict
+from restate import ObjectContext, VirtualObject
 
 from patterns.wire import CamelModel, bad_input_is_400
+from statemachinepayments.stubs import opening_balance
+
+Cents = Annotated[int, Strict(), Field(gt=0)]
 
 
 class Result(CamelModel):
@@ -12,18 +16,17 @@ class Result(CamelModel):
     reason: str | None = None
 
 
-accounts = VirtualObject("accounts", invocation_context_managers=[bad_input_is_400])
+# Only `payments` moves money: withdrawals and refunds are not reachable through the ingress.
+accounts = VirtualObject("accounts", ingress_private=True, invocation_context_managers=[bad_input_is_400])
 
 
 @accounts.handler()
-async def deposit(ctx: ObjectContext, amount_cents: int) -> None:
-    check_amount(amount_cents)
+async def deposit(ctx: ObjectContext, amount_cents: Cents) -> None:
     ctx.set("balance", await balance(ctx) + amount_cents)
 
 
 @accounts.handler()
-async def withdraw(ctx: ObjectContext, amount_cents: int) -> Result:
-    check_amount(amount_cents)
+async def withdraw(ctx: ObjectContext, amount_cents: Cents) -> Result:
     current = await balance(ctx)
     if current < amount_cents:
         return Result(success=False, reason=f"Insufficient funds: {current} cents")
@@ -31,17 +34,11 @@ async def withdraw(ctx: ObjectContext, amount_cents: int) -> Result:
     return Result(success=True)
 
 
-def check_amount(amount: object) -> None:
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise TerminalError(f"Amount must be greater than 0: amount = {amount}", status_code=400)
-
-
 async def balance(ctx: ObjectContext) -> int:
     current = await ctx.get("balance", type_hint=int)
     if current is None:
-        # A new account starts with some money: STATEMACHINEPAYMENTS_INITIAL_BALANCE cents if set, else a
-        # random 100000-199999 as upstream, drawn from ctx.random() so that a retry draws the same amount.
-        configured = os.environ.get("STATEMACHINEPAYMENTS_INITIAL_BALANCE", "").strip()
-        current = int(configured) if configured else ctx.random().randint(100_000, 199_999)
-        ctx.set("balance", current)  # kept from the first call on, even if that call withdraws nothing
+        # A new account starts with some money; it is kept from the first call on, even if that call
+        # withdraws nothing.
+        current = opening_balance(ctx.random())
+        ctx.set("balance", current)
     return current

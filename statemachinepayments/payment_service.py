@@ -1,29 +1,23 @@
 """The `payments` virtual object: one state machine per payment id (the payment token)."""
 
-from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field
 from restate import ObjectContext, VirtualObject
 
-from patterns.chaos import delay
-from patterns.wire import CamelModel, bad_input_is_400
+from patterns.wire import CamelModel, Key, NoInput, bad_input_is_400
 from statemachinepayments import accounts
+from statemachinepayments.stubs import EXPIRY_TIMEOUT
 
 Status = Literal["NEW", "COMPLETED", "CANCELLED"]
 
 
 class PaymentRequest(CamelModel):
-    account_id: str = Field(min_length=1)
+    account_id: Key
     amount: int = Field(gt=0)  # cents
 
 
 payments = VirtualObject("payments", invocation_context_managers=[bad_input_is_400])
-
-
-def expiry() -> timedelta:
-    """How long a payment id is remembered (PATTERNS_DURATION_STATEMACHINEPAYMENTS_EXPIRY, default 1 h)."""
-    return delay("statemachinepayments.expiry", timedelta(hours=1))
 
 
 @payments.handler("makePayment")
@@ -42,12 +36,12 @@ async def make_payment(ctx: ObjectContext, payment: PaymentRequest) -> str:
         ctx.set("status", status)
         ctx.set("payment", payment)
         # Forget this payment id later (a durable timer: a delayed call to ourselves).
-        ctx.object_send(expire_token, key=payment_id, arg=None, send_delay=expiry())
+        ctx.object_send(expire_token, key=payment_id, arg=None, send_delay=EXPIRY_TIMEOUT.get())
     return f"{payment_id} successful: {str(result.success).lower()}"
 
 
 @payments.handler("cancelPayment")
-async def cancel_payment(ctx: ObjectContext) -> None:
+async def cancel_payment(ctx: ObjectContext, _: NoInput) -> None:
     status = await ctx.get("status", type_hint=str)
     if status == "CANCELLED":
         return
@@ -58,11 +52,13 @@ async def cancel_payment(ctx: ObjectContext) -> None:
         ctx.object_send(accounts.deposit, key=payment.account_id, arg=payment.amount)
     else:
         # The cancellation overtook the payment: remember it, so that a later makePayment does nothing.
-        ctx.object_send(expire_token, key=ctx.key(), arg=None, send_delay=expiry())
+        ctx.object_send(expire_token, key=ctx.key(), arg=None, send_delay=EXPIRY_TIMEOUT.get())
     cancelled: Status = "CANCELLED"
     ctx.set("status", cancelled)
 
 
-@payments.handler("expireToken")
-async def expire_token(ctx: ObjectContext) -> None:
+# Only the payment's own timer calls it: through the ingress it would forget a payment early, and allow the
+# same payment id to be charged a second time.
+@payments.handler("expireToken", ingress_private=True)
+async def expire_token(ctx: ObjectContext, _: NoInput) -> None:
     ctx.clear_all()

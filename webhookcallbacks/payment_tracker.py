@@ -1,7 +1,9 @@
 """The payment tracker: one virtual object per invoice, recording the payment events it receives.
 
 A stand-in for your own business logic (the scheduling tasks pattern has a tracker that sends payment
-reminders). Its handler names and event shape are the ones the router sends.
+reminders). Its handler names and event shape are the ones the router sends. Only the router records
+events: those handlers are not reachable through the ingress (nobody can mark an invoice paid by hand);
+`getStatus` is.
 """
 
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import restate
 from restate import ObjectContext, ObjectSharedContext, VirtualObject
 
-from patterns.wire import CamelModel, bad_input_is_400
+from patterns.wire import CamelModel, NoInput, bad_input_is_400
 from webhookcallbacks.stripe_event import StripeEvent
 
 logger = restate.getLogger(__name__)
@@ -23,13 +25,13 @@ class PaymentStatus(CamelModel):
 payment_tracker = VirtualObject("PaymentTracker", invocation_context_managers=[bad_input_is_400])
 
 
-@payment_tracker.handler("onPaymentFailure")
+@payment_tracker.handler("onPaymentFailure", ingress_private=True)
 async def on_payment_failure(ctx: ObjectContext, event: StripeEvent) -> None:
     logger.info("Payment failed for invoice %s (event %s)", ctx.key(), event.id)
     await record(ctx, event)
 
 
-@payment_tracker.handler("onPaymentSuccess")
+@payment_tracker.handler("onPaymentSuccess", ingress_private=True)
 async def on_payment_success(ctx: ObjectContext, event: StripeEvent) -> None:
     logger.info("Payment succeeded for invoice %s (event %s)", ctx.key(), event.id)
     ctx.set("paid", True)
@@ -42,7 +44,7 @@ async def record(ctx: ObjectContext, event: StripeEvent) -> None:
 
 
 @payment_tracker.handler("getStatus", kind="shared")
-async def get_status(ctx: ObjectSharedContext) -> PaymentStatus:
+async def get_status(ctx: ObjectSharedContext, _: NoInput) -> PaymentStatus:
     return PaymentStatus(
         paid=await ctx.get("paid", type_hint=bool) or False,
         events=[StripeEvent.model_validate(e) for e in await ctx.get("events", type_hint=list[dict[str, Any]]) or []],

@@ -2,13 +2,13 @@
 
 from pydantic import ConfigDict
 
-from patterns.wire import CamelModel
+from patterns.wire import CamelModel, Key
 
 
 class StripeObject(CamelModel):
     model_config = ConfigDict(extra="allow")
 
-    id: str  # for invoice.* events: the invoice id
+    id: Key  # for invoice.* events: the invoice id, the key of its PaymentTracker
     customer: str | None = None
 
 

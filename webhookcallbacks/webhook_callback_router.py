@@ -9,7 +9,6 @@ from webhookcallbacks.stripe_event import StripeEvent
 
 logger = restate.getLogger(__name__)
 
-# bad_input_is_400: a body that is not a Stripe event gets a 400 (restate-sdk would answer 500).
 webhook_callback_router = Service("WebhookCallbackRouter", invocation_context_managers=[bad_input_is_400])
 
 

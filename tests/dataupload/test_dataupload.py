@@ -29,14 +29,14 @@ def env(restate: RestateBackend) -> Iterator[Deployment]:
 
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATTERNS_FAILURES_DATAUPLOAD_SLOW_UPLOAD", "0")
+    monkeypatch.setenv("PATTERNS_CHANCE_DATAUPLOAD_SLOW_UPLOAD", "0")
     monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_FAST_UPLOAD", "100ms")
     monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_CLIENT_TIMEOUT", "10s")
 
 
 @pytest.fixture
 def slow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATTERNS_FAILURES_DATAUPLOAD_SLOW_UPLOAD", "1")
+    monkeypatch.setenv("PATTERNS_CHANCE_DATAUPLOAD_SLOW_UPLOAD", "1")
     monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_SLOW_UPLOAD", "1500ms")
     monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_CLIENT_TIMEOUT", "300ms")
 
@@ -138,7 +138,7 @@ def test_client_refuses_a_bad_id() -> None:
 @pytest.mark.slow
 def test_readme_walkthrough(tmp_path: Path) -> None:
     knobs = {
-        "PATTERNS_FAILURES_DATAUPLOAD_SLOW_UPLOAD": "first:1",  # the first upload is slow, the others fast
+        "PATTERNS_CHANCE_DATAUPLOAD_SLOW_UPLOAD": "first:1",  # the first upload is slow, the others fast
         "PATTERNS_DURATION_DATAUPLOAD_SLOW_UPLOAD": "2s",
         "PATTERNS_DURATION_DATAUPLOAD_FAST_UPLOAD": "100ms",
         "PATTERNS_DURATION_DATAUPLOAD_CLIENT_TIMEOUT": "500ms",

@@ -179,21 +179,35 @@ async def test_example4_qna_uses_promises_from_handlers(env: Deployment) -> None
 @pytest.mark.parametrize(
     ("path", "body", "message"),
     [
-        ("promise/peek", {}, "'promiseId' is undefined"),
-        ("promise/await", {"value": 1}, "'promiseId' is undefined"),
-        ("promise/resolve", {"promiseId": "p-bad"}, "'value' is undefined"),
-        ("promise/reject", {"promiseId": "p-bad"}, "'errorMessage' is undefined"),
-        ("promise/reject", {"promiseId": "p-bad", "errorMessage": 5}, "Unable to parse an input argument"),
-        ("promises/p-bad/reject", 5, "'errorMessage' is undefined"),
-        ("qna/ask", 5, "non-empty string"),
-        ("qna/answer", {"questionId": "p-bad"}, "Unable to parse an input argument"),
+        ("promise/peek", {}, "promiseId\n  Field required"),
+        ("promise/await", {"value": 1}, "promiseId\n  Field required"),
+        ("promise/reject", {"promiseId": "p-bad"}, "errorMessage\n  Field required"),
+        ("promise/reject", {"promiseId": "p-bad", "errorMessage": 5}, "errorMessage\n  Input should be a valid string"),
+        ("promise/resolve", {"promiseId": "", "value": 1}, "Value error, invalid key ''"),
+        ("qna/ask", 5, "Input should be a valid string"),
+        ("qna/answer", {"questionId": "p-bad"}, "answer\n  Field required"),
     ],
 )
 def test_bad_requests_get_400(env: Deployment, path: str, body: Any, message: str) -> None:
     response = httpx.post(f"{env.ingress_url}/{path}", json=body, timeout=30)
     assert response.status_code == 400
+    assert response.json()["message"].startswith("Unable to parse an input argument.")
     assert message in response.json()["message"]
     assert env.state("promises", "p-bad") == {}
+
+
+def test_the_promises_object_is_not_reachable_through_the_ingress(env: Deployment) -> None:
+    response = httpx.post(f"{env.ingress_url}/promises/p-bad/reject", json="help!", timeout=30)
+    assert response.status_code == 400
+    assert response.json()["message"] == "the invoked service is not public"
+    assert env.state("promises", "p-bad") == {}
+
+
+def test_resolve_without_a_value_resolves_with_null(env: Deployment) -> None:
+    promise_id = new_id()
+    assert call(env, "resolve", {"promiseId": promise_id}).json() == {"value": None}
+    assert call(env, "peek", {"promiseId": promise_id}).json() == {"value": None}
+    assert call(env, "resolve", {"promiseId": promise_id, "value": 1}).json() == {"value": None}  # null won
 
 
 def test_readme_walkthrough(tmp_path: Path) -> None:

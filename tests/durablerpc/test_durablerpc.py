@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import subprocess
 import sys
 import uuid
@@ -102,6 +104,19 @@ def test_bad_requests_get_a_4xx_and_change_nothing(
     assert response.status_code == status
     assert response.json()["detail"]  # a message saying what is wrong
     assert env.state("product", "bad id") == {} and env.state("product", "x" * 129) == {}
+
+
+@pytest.mark.parametrize("product", [".", "..", "%2E%2E", "%2e"])
+def test_dot_ids_are_refused_not_resolved(env: Deployment, front: httpx.Client, product: str) -> None:
+    # Sent as is (httpx and curl would resolve `..` away first): a URL path would resolve the id.
+    connection = http.client.HTTPConnection(front.base_url.host, front.base_url.port, timeout=30)
+    try:
+        connection.request("POST", f"/reserve/{product}/r1")
+        response = connection.getresponse()
+        assert response.status == 422
+        assert json.loads(response.read())["detail"]
+    finally:
+        connection.close()
 
 
 def test_front_end_answers_503_when_restate_is_unreachable() -> None:

@@ -22,7 +22,7 @@ from tests.readme import DevStack
 
 # Moderation answers PENDING twice per post, then DONE; each poll waits 300 ms: about 0.7 s per post.
 KNOBS = {
-    "PATTERNS_FAILURES_EVENTTRANSACTIONS_MODERATION_PENDING": "first:2",
+    "PATTERNS_CHANCE_EVENTTRANSACTIONS_MODERATION_PENDING": "first:2",
     "PATTERNS_DURATION_EVENTTRANSACTIONS_MODERATION_POLL": "300ms",
 }
 CREATED = re.compile(r"Created post (\S+) for user (\S+) with content: (.*)$")
@@ -185,7 +185,7 @@ def test_a_malformed_post_gets_a_400_and_is_not_processed(feed: ServiceProcess, 
         f"{kafka_restate.ingress_url}/userFeed/{user}/processPost", json={"content": "no metadata"}, timeout=30
     )
     assert response.status_code == 400
-    assert "Invalid post" in response.json()["message"]
+    assert "validation error for SocialMediaPost\nmetadata\n  Field required" in response.json()["message"]
     assert feed.count(f"for user {user}") == 0
 
 

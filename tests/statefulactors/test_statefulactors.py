@@ -101,13 +101,19 @@ def test_a_failed_transition_is_retried_and_completes_once(
     assert env.state("machineOperator", m) == {"status": "UP"}
 
 
-def test_content_type_on_the_no_input_handlers_is_refused(env: Deployment) -> None:
-    m = machine()
-    response = httpx.post(
-        f"{env.ingress_url}/machineOperator/{m}/setUp", content=b"", headers={"content-type": "application/json"}
-    )
+def test_no_input_handlers_take_what_the_typescript_clients_send_and_nothing_else(env: Deployment) -> None:
+    # @restatedev/restate-sdk-clients call a handler without input with an empty JSON-typed body.
+    up, down, other = machine(), machine(), machine()
+    json_type = {"content-type": "application/json"}
+    response = httpx.post(f"{env.ingress_url}/machineOperator/{up}/setUp", content=b"", headers=json_type)
+    assert (response.status_code, response.json()) == (200, f"{up} is now up")
+    response = httpx.post(f"{env.ingress_url}/machineOperator/{down}/tearDown", content=b"null", headers=json_type)
+    assert (response.status_code, response.json()) == (200, f"{down} is not up, cannot tear down")
+
+    response = httpx.post(f"{env.ingress_url}/machineOperator/{other}/setUp", json={"speed": "fast"})
     assert response.status_code == 400
-    assert env.state("machineOperator", m) == {}
+    assert "This handler takes no input" in response.json()["message"]
+    assert env.state("machineOperator", other) == {}
 
 
 def crashing_seed(probability: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from patterns.catalogue import Pattern, load_patterns, pattern_names, resolve_collisions
 from patterns.examples import example_curl, example_value
-from patterns.registration import Handler, Service
+from patterns.registration import Handler, Service, parse_services
 
 
 def service(name: str, *handlers: Handler, kind: str = "SERVICE") -> Service:
@@ -73,3 +73,40 @@ def test_example_curl_lines() -> None:
     internal = service("idempotency", Handler("expireIdempotencyKey", None, {"type": "string"}, ingress_private=True))
     assert example_curl("localhost:8080", internal, internal.handlers[0]).startswith("(internal:")
     assert example_value({"type": ["object", "null"], "properties": {"a": {"type": "integer"}}}) == {"a": 1}
+
+
+def test_private_handlers_and_handlers_without_input_are_read_from_the_manifest() -> None:
+    manifest = {
+        "services": [
+            {
+                "name": "tracker",
+                "ty": "VIRTUAL_OBJECT",
+                "handlers": [
+                    {
+                        "name": "remind",
+                        "ty": "EXCLUSIVE",
+                        "input": {"jsonSchema": {"type": "object"}},
+                        "ingressPrivate": True,
+                    },
+                    {"name": "status", "ty": "SHARED", "input": {"required": False, "contentType": "application/json"}},
+                    {"name": "raw", "ty": "EXCLUSIVE", "input": {"contentType": "*/*", "jsonSchema": True}},
+                ],
+            },
+            {"name": "internal", "ty": "SERVICE", "ingressPrivate": True, "handlers": [{"name": "h", "input": {}}]},
+        ]
+    }
+    tracker, internal = parse_services(manifest)
+    assert [(h.name, h.ingress_private, h.input_schema) for h in tracker.handlers] == [
+        ("remind", True, {"type": "object"}),
+        ("status", False, None),  # `_: NoInput`: an optional input without schema is no input
+        ("raw", False, {}),  # any JSON
+    ]
+    assert internal.handlers[0].ingress_private  # the whole service is private
+    assert example_curl("localhost:8080", tracker, tracker.handlers[1]) == "curl -X POST localhost:8080/tracker/key1/status"
+
+
+def test_the_dev_runner_prints_no_curl_line_for_a_private_handler() -> None:
+    [schedulingtasks] = load_patterns(["schedulingtasks"])
+    [tracker] = schedulingtasks.services
+    lines = {handler.name: example_curl("localhost:8080", tracker, handler) for handler in tracker.handlers}
+    assert lines["remind"].startswith("(internal:") and lines["onPaymentFailure"].startswith("curl ")

@@ -85,3 +85,32 @@ def test_camel_model_speaks_camel_case_and_accepts_snake_case() -> None:
     assert serde.serialize(Flight(flight_id="f1")) == b'{"flightId":"f1"}'
     assert serde.deserialize(b'{"flightId":"f2"}') == Flight(flight_id="f2")
     assert serde.deserialize(b'{"flight_id":"f3"}') == Flight(flight_id="f3")
+
+
+def test_a_named_duration_is_upstream_scaled_or_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    work = chaos.Duration("test.work", timedelta(seconds=5))
+    monkeypatch.delenv("PATTERNS_TIME_SCALE", raising=False)
+    assert work.get() == timedelta(seconds=5)
+    assert work.get(timedelta(seconds=2)) == timedelta(seconds=2)  # a computed default, scaled the same way
+    monkeypatch.setenv("PATTERNS_TIME_SCALE", "0.1")
+    assert work.get() == timedelta(milliseconds=500)
+    monkeypatch.setenv("PATTERNS_DURATION_TEST_WORK", "20ms")
+    assert work.get() == work.get(timedelta(days=1)) == timedelta(milliseconds=20)
+
+
+def test_a_chance_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = chaos.Chance("test.slow", probability=1)
+    monkeypatch.setenv("PATTERNS_FAILURES", "0")  # no failures: something that is merely slow still is
+    assert slow.happens("k")
+    monkeypatch.setenv("PATTERNS_CHANCE_TEST_SLOW", "first:1")
+    assert [slow.happens("k2") for _ in range(3)] == [True, False, False]
+    monkeypatch.setenv("PATTERNS_CHANCE_TEST_SLOW", "0")
+    assert not slow.happens("k")
+
+
+def test_an_amount_is_drawn_unless_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
+    balance = chaos.Amount("test.balance")
+    monkeypatch.delenv("PATTERNS_AMOUNT_TEST_BALANCE", raising=False)
+    assert balance.fixed() is None
+    monkeypatch.setenv("PATTERNS_AMOUNT_TEST_BALANCE", "100000")
+    assert balance.fixed() == 100_000

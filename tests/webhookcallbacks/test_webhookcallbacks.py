@@ -157,10 +157,14 @@ def test_a_malformed_event_gets_a_400_and_changes_nothing(env: Deployment, body:
     assert env.state("PaymentTracker", "MALFORMED") == {}
 
 
-def test_the_tracker_refuses_a_malformed_event_too(env: Deployment) -> None:
+@pytest.mark.parametrize("handler", ["onPaymentFailure", "onPaymentSuccess"])
+def test_only_the_router_records_events(env: Deployment, handler: str) -> None:
+    # Through the ingress, nobody can mark an invoice paid (or failed) without a webhook.
     invoice = new_invoice()
-    response = httpx.post(f"{env.ingress_url}/PaymentTracker/{invoice}/onPaymentFailure", json={"id": 1}, timeout=30)
+    event = {"id": "evt_forged", "type": "invoice.payment_succeeded", "created": 1, "data": {"object": {"id": invoice}}}
+    response = httpx.post(f"{env.ingress_url}/PaymentTracker/{invoice}/{handler}", json=event, timeout=30)
     assert response.status_code == 400, response.text
+    assert response.json()["message"] == "the invoked service is not public"
     assert status(env, invoice) == {"paid": False, "events": []}
 
 

@@ -1,0 +1,125 @@
+"""A restate-server per hostile test module (of their own: the state and invocation checks need a quiet
+server), every pattern served on demand from its own code, and a relay to reach private handlers.
+
+Module scope, not package scope: pytest finalizes package fixtures only at the end of the session, and the
+environment set for the patterns here must not leak into the other tests."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import cache
+from typing import Any
+
+import httpx
+import pytest
+
+from patterns.catalogue import Pattern, load_patterns
+from patterns.restate_server import ALWAYS_REPLAY, SMALL
+from tests.harness import NativeRestate, ServiceProcess, deployed, eventually, sql
+from tests.hostile import relay
+
+# Fast and deterministic where the patterns simulate work and failures (read by the services in this
+# process at call time; passed to the ones served by a child process).
+PACE = {"PATTERNS_TIME_SCALE": "0.001", "PATTERNS_FAILURES": "0"}
+
+
+@pytest.fixture(scope="module")
+def hostile_restate(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeRestate]:
+    """Default retry policy (no fail-fast kill): an invocation that keeps failing stays visible as
+    `backing-off` instead of ending as a 500."""
+    settings = dict(SMALL)
+    if pytestconfig.getoption("--always-replay"):
+        settings.update(ALWAYS_REPLAY)
+    server = NativeRestate(tmp_path_factory.mktemp("restate-hostile"), settings)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@cache
+def catalogue() -> dict[str, Pattern]:
+    """Every pattern with its services, from their discovery manifests (read once per test run)."""
+    return {pattern.name: pattern for pattern in load_patterns()}
+
+
+@pytest.fixture(scope="module")
+def pace() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in PACE.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="module")
+def relayed(hostile_restate: NativeRestate) -> Iterator[None]:
+    with deployed(hostile_restate, relay.app):
+        yield
+
+
+def serve(restate: NativeRestate, name: str) -> AbstractContextManager[Any]:
+    """Serve a pattern and register it (with force: it takes over service names another pattern shares).
+    In this process, except a pattern named like a standard library module (`queue`): a child process."""
+    if name in sys.stdlib_module_names:
+        return ServiceProcess(restate, name, env=PACE)
+    return deployed(restate, importlib.import_module(f"{name}.app").app)
+
+
+@contextmanager
+def served(restate: NativeRestate, name: str) -> Iterator[None]:
+    """Serve a pattern for a test, and leave the server quiet: the next test may register a pattern that
+    takes over a service name, and a delayed call still due would then find no handler."""
+    with serve(restate, name):
+        yield
+        services = sorted(catalogue()[name].service_names)
+        eventually(lambda: not unfinished(restate.admin_url, services) and not scheduled(restate.admin_url, services))
+
+
+def fresh_key(prefix: str = "k") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def quoted(values: list[str]) -> str:
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
+def state_rows(admin_url: str, services: list[str]) -> list[tuple[str, str, str, str]]:
+    rows = sql(
+        admin_url,
+        f"select service_name, service_key, key, value_utf8 from state where service_name in ({quoted(services)})",
+    )
+    return sorted((r["service_name"], r["service_key"], r["key"], r["value_utf8"] or "") for r in rows)
+
+
+def unfinished(admin_url: str, services: list[str]) -> list[dict[str, Any]]:
+    """Invocations of these services that are not completed (with why, if they are retrying). Delayed calls
+    waiting for their time (`scheduled`, e.g. a payment's expiry) are not counted: they are not stuck."""
+    return sql(
+        admin_url,
+        "select id, target, status, last_failure from sys_invocation "
+        f"where status not in ('completed', 'scheduled') and target_service_name in ({quoted(services)})",
+    )
+
+
+def scheduled(admin_url: str, services: list[str]) -> set[str]:
+    rows = sql(
+        admin_url,
+        f"select id from sys_invocation where status = 'scheduled' and target_service_name in ({quoted(services)})",
+    )
+    return {row["id"] for row in rows}
+
+
+async def relay_call(
+    http: httpx.AsyncClient, service: str, handler: str, body: bytes, key: str | None = None
+) -> tuple[int, str]:
+    """Call a handler from inside Restate (through the relay): its status code and body or message."""
+    request = {"service": service, "handler": handler, "key": key, "body": base64.b64encode(body).decode()}
+    response = await http.post(f"/{relay.RELAY}/call", json=request)
+    response.raise_for_status()
+    answer = response.json()
+    return int(answer["status"]), str(answer["body"])
