@@ -9,8 +9,8 @@ import restate
 from pydantic import Field, JsonValue, RootModel
 from restate import ObjectContext, TerminalError, VirtualObject
 
-from batching.utils import MAX_BATCH, max_batch_wait
-from patterns.wire import CamelModel, bad_input_is_400
+from batching.utils import MAX_BATCH, MAX_BATCH_WAIT
+from patterns.wire import CamelModel, NoInput, bad_input_is_400
 
 logger = restate.getLogger(__name__)
 
@@ -43,7 +43,7 @@ async def receive(ctx: ObjectContext, item: Item) -> None:
         return
 
     if len(items) == 1:
-        wait = max_batch_wait()
+        wait = MAX_BATCH_WAIT.get()
         logger.info("Adding item to new batch, will send in at most %s", readable(wait))
         # A durable timer: a delayed call to our own `expire`. Restate keeps it through crashes.
         expiration = ctx.object_send(expire, key=ctx.key(), arg=None, send_delay=wait)
@@ -57,7 +57,7 @@ async def receive(ctx: ObjectContext, item: Item) -> None:
 
 
 @batcher.handler(ingress_private=True)
-async def expire(ctx: ObjectContext) -> None:
+async def expire(ctx: ObjectContext, _: NoInput) -> None:
     """The timer of the current batch fired: send it undersized (internal, not reachable from the ingress)."""
     items: list[Any] = await ctx.get("items", type_hint=list) or []
     if not items:  # (the batch has gone out already: nothing to send, and never an empty batch)

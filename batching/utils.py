@@ -1,14 +1,8 @@
-"""The batching limits: upstream's values, and the wait as a duration knob (patterns.chaos)."""
+"""The batching limits, as upstream: at most 10 items per batch, and an undersized batch waits at most 1 s."""
 
 from datetime import timedelta
 
-from patterns.chaos import delay
+from patterns.chaos import Duration
 
 MAX_BATCH = 10
-
-
-def max_batch_wait() -> timedelta:
-    """How long an undersized batch waits at most: 1 s, as upstream.
-
-    PATTERNS_DURATION_BATCHING_MAX_BATCH_WAIT=10s (or PATTERNS_TIME_SCALE) changes it without editing code."""
-    return delay("batching.max_batch_wait", timedelta(seconds=1))
+MAX_BATCH_WAIT = Duration("batching.max_batch_wait", timedelta(seconds=1))

@@ -13,7 +13,7 @@ from restate import Context, ObjectContext, ObjectSharedContext, RunOptions, Ser
 from restate.serde import PydanticJsonSerde
 
 from cron.targets import check_target
-from patterns.wire import CamelModel, bad_input_is_400
+from patterns.wire import CamelModel, Key, NoInput, bad_input_is_400
 
 logger = restate.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class JobRequest(CamelModel):
     cron_expression: str = Field(examples=["*/10 * * * * *"])
     service: str = Field(min_length=1, examples=["TaskService"])
     method: str = Field(min_length=1, examples=["executeTask"])  # the handler to run on this schedule
-    key: str | None = None  # the object key, if the handler belongs to a virtual object
+    key: Key | None = None  # the object key, if the handler belongs to a virtual object
     payload: JsonValue = None  # the handler's JSON input; none: an empty body
 
 
@@ -75,7 +75,7 @@ async def initiate(ctx: ObjectContext, request: JobRequest) -> JobInfo:
 
 
 @cron_job.handler(ingress_private=True)
-async def execute(ctx: ObjectContext) -> None:
+async def execute(ctx: ObjectContext, _: NoInput) -> None:
     """A scheduled run (a delayed call from the job itself): run the task, schedule the next run."""
     job = await ctx.get(JOB_STATE, type_hint=JobInfo)
     if job is None:
@@ -88,7 +88,7 @@ async def execute(ctx: ObjectContext) -> None:
 
 
 @cron_job.handler()
-async def cancel(ctx: ObjectContext) -> None:
+async def cancel(ctx: ObjectContext, _: NoInput) -> None:
     job = await ctx.get(JOB_STATE, type_hint=JobInfo)
     if job is not None:
         ctx.cancel_invocation(job.next_execution_id)  # the pending run never happens
@@ -103,7 +103,7 @@ class JobInfoOrNull(PydanticJsonSerde[JobInfo]):
 
 
 @cron_job.handler("getInfo", kind="shared", output_serde=JobInfoOrNull(JobInfo))
-async def get_info(ctx: ObjectSharedContext) -> JobInfo | None:
+async def get_info(ctx: ObjectSharedContext, _: NoInput) -> JobInfo | None:
     return await ctx.get(JOB_STATE, type_hint=JobInfo)
 
 

@@ -25,7 +25,8 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
-from typing import Annotated, Any, TypeAlias, cast
+from types import UnionType
+from typing import Annotated, Any, TypeAlias, Union, cast, get_args, get_origin
 
 import pydantic_core
 from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -59,7 +60,8 @@ async def bad_input_is_400() -> AsyncIterator[None]:
     - a body over MAX_INPUT_BYTES: 413;
     - an object or workflow key that is empty, over MAX_KEY_LENGTH characters or not printable: 400;
     - a body that is not strict JSON (UTF-8, no NaN or Infinity, numbers in range, nesting depth <= 200), that
-      does not match the handler's input type, or that is missing where the input has no default: 400.
+      does not match the handler's input type, or that is missing where the input is neither Optional nor
+      has a default: 400.
 
     Without this, restate-sdk answers 500 for any input it cannot parse, and hands `None` to a handler called
     with an empty body, which then fails in the middle and is retried for ever.
@@ -123,8 +125,8 @@ def check_input(fn: Any, body: bytes) -> None:
     if parameter is None or parameter.annotation is bytes:
         return  # no input (the ingress refuses a body), or raw bytes the handler checks itself
     no_input = parameter.annotation is None
-    if not body:
-        if not no_input and parameter.default is inspect.Parameter.empty:
+    if not body:  # restate-sdk hands the handler None
+        if parameter.default is inspect.Parameter.empty and not _takes_none(parameter.annotation):
             raise TerminalError(f"{INPUT_ERROR} The body is empty: this handler needs a JSON input", 400)
         return
     try:
@@ -146,6 +148,11 @@ def check_input(fn: Any, body: bytes) -> None:
             else:  # a scalar: pydantic's title would be its internal schema name
                 problem = "; ".join(detail["msg"] for detail in error.errors())
             raise TerminalError(f"{INPUT_ERROR} {problem}", 400) from None
+
+
+def _takes_none(annotation: Any) -> bool:
+    """An Optional input (`X | None`) may be left out: the handler gets None."""
+    return annotation is None or (get_origin(annotation) in (Union, UnionType) and type(None) in get_args(annotation))
 
 
 def _finite(value: Any) -> bool:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pydantic import Field
 from restate import ObjectContext, ObjectSharedContext, TerminalError, VirtualObject
 
-from patterns.wire import CamelModel, bad_input_is_400
+from patterns.wire import CamelModel, NoInput, bad_input_is_400
 
 # A reservation that would have to wait longer than this is refused, like one that would wait for ever.
 LONGEST_WAIT = timedelta(days=365)
@@ -56,12 +56,12 @@ limiter = VirtualObject("limiter", invocation_context_managers=[bad_input_is_400
 
 
 @limiter.handler(kind="shared")
-async def state(ctx: ObjectSharedContext) -> LimiterState:
+async def state(ctx: ObjectSharedContext, _: NoInput) -> LimiterState:
     return await load(ctx)
 
 
 @limiter.handler("tokens", kind="shared")
-async def available_tokens(ctx: ObjectSharedContext) -> float:
+async def available_tokens(ctx: ObjectSharedContext, _: NoInput) -> float:
     """The tokens in the bucket now (negative: owed to reservations that still wait)."""
     return advance(await load(ctx), await now_millis(ctx))
 

@@ -6,7 +6,7 @@ import restate
 from pydantic import Field, RootModel
 from restate import Context, Service
 
-from patterns.wire import bad_input_is_400
+from patterns.wire import NoInput, bad_input_is_400
 from ratelimit.limiter_client import Limiter
 
 logger = restate.getLogger(__name__)
@@ -22,7 +22,7 @@ my_service = Service("myService", invocation_context_managers=[bad_input_is_400]
 
 
 @my_service.handler("expensiveMethod")
-async def expensive_method(ctx: Context) -> None:
+async def expensive_method(ctx: Context, _: NoInput) -> None:
     limiter = Limiter.from_context(ctx, LIMITER_NAME)
     await limiter.wait()
     logger.info("expensive!")

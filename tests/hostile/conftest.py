@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import sys
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import pytest
 
 from patterns.catalogue import Pattern, load_patterns
 from patterns.restate_server import ALWAYS_REPLAY, SMALL
-from tests.harness import NativeRestate, ServiceProcess, deployed, eventually, sql
+from tests.harness import NativeRestate, ServiceProcess, deployed, eventually
 from tests.hostile import relay
 
 # Fast and deterministic where the patterns simulate work and failures (read by the services in this
@@ -78,6 +79,26 @@ def served(restate: NativeRestate, name: str) -> Iterator[None]:
         yield
         services = sorted(catalogue()[name].service_names)
         eventually(lambda: not unfinished(restate.admin_url, services) and not scheduled(restate.admin_url, services))
+
+
+# One client for the many admin queries: a new one per query costs a TLS context each time (~0.1 s of CPU).
+_admin = httpx.Client(timeout=10)
+
+
+def sql(admin_url: str, query: str) -> list[dict[str, Any]]:
+    response = _admin.post(f"{admin_url}/query", json={"query": query}, headers={"accept": "application/json"})
+    response.raise_for_status()
+    rows: list[dict[str, Any]] = response.json()["rows"]
+    return rows
+
+
+def state(admin_url: str, service: str, key: str) -> dict[str, Any]:
+    """The state of one object, values decoded from JSON."""
+    rows = sql(
+        admin_url,
+        f"select key, value_utf8 from state where service_name = {quoted([service])} and service_key = {quoted([key])}",
+    )
+    return {row["key"]: json.loads(row["value_utf8"]) for row in rows}
 
 
 def fresh_key(prefix: str = "k") -> str:

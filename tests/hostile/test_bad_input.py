@@ -13,6 +13,7 @@ The patterns are served in as few rounds as their shared service names allow, al
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
@@ -22,12 +23,13 @@ import pytest
 
 from patterns.catalogue import Pattern
 from patterns.registration import Handler, Service
-from tests.harness import NativeRestate
+from tests.harness import NativeRestate, eventually
 from tests.hostile.cases import HUGE, Case, cases_for, dumps, path_of
 from tests.hostile.conftest import catalogue, fresh_key, relay_call, scheduled, served, state_rows, unfinished
 from tests.hostile.relay import RELAY
 
 CONCURRENCY = 24
+LIMITS = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
 
 Check = Callable[[], Awaitable[str | None]]  # a request and its verdict: None if fine, else what went wrong
 
@@ -78,13 +80,18 @@ async def run_all(checks: dict[str, Check]) -> dict[str, str]:
 def matrix(pattern: Pattern, http: httpx.AsyncClient) -> dict[str, Check]:
     checks: dict[str, Check] = {}
     for service in pattern.services:
-        huge_sent = False  # the size limit is the service's: one 5 MB request per service proves it
+        # The size limit, the key rule and the strict JSON parse are the service's (bad_input_is_400): those
+        # cases go to one handler per service (the first public one that takes JSON, and for keys the first).
+        per_service_sent: set[str] = set()
         for handler in service.handlers:
-            cases = cases_for(service, handler)
-            if handler.input_schema is not None and not handler.ingress_private:
-                huge = [case for case in cases if case.name.startswith("5 MB")]
-                cases = [case for case in cases if case not in huge] + ([] if huge_sent else huge[-1:])
-                huge_sent = huge_sent or bool(huge)
+            cases = []
+            for case in cases_for(service, handler):
+                family = "5 MB" if case.name.startswith("5 MB") else case.name
+                if case.per_service and not handler.ingress_private:
+                    if family in per_service_sent:
+                        continue
+                    per_service_sent.add(family)
+                cases.append(case)
             if handler.ingress_private:
                 refused = Case("through the ingress (private)", dumps(None) if handler.input_schema else None)
                 checks[refused.describe(service, handler)] = through_ingress(http, service, handler, refused)
@@ -97,6 +104,13 @@ def matrix(pattern: Pattern, http: httpx.AsyncClient) -> dict[str, Check]:
                 for case in cases:
                     checks[case.describe(service, handler)] = through_ingress(http, service, handler, case)
     return checks
+
+
+def cpu_seconds(restate: NativeRestate) -> tuple[float, float]:
+    """CPU time used so far by this process (tests and in-process services) and by restate-server."""
+    with open(f"/proc/{restate.server.pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return time.process_time(), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rounds() -> list[list[Pattern]]:
@@ -138,9 +152,12 @@ async def what_clients_send(http: httpx.AsyncClient, patterns: list[Pattern]) ->
         for variant, request in variants.items()
     }
     answers = dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))
-    return {call: answer for call, answer in answers.items() if not answer.startswith("200")}
+    # Accepted: anything but a refusal of the input (400, 415) or an error. (A business answer such as the
+    # rate limiter's 429 is an accepted call.)
+    return {call: answer for call, answer in answers.items() if answer[:3] in ("400", "415") or answer[0] == "5"}
 
 
+@pytest.mark.timeout(600)  # hundreds of requests: minutes on a machine busy with other work
 @pytest.mark.parametrize("patterns", rounds(), ids=lambda group: "+".join(p.name for p in group))
 async def test_bad_input_is_refused_and_changes_nothing(
     patterns: list[Pattern], hostile_restate: NativeRestate, pace: None, relayed: None
@@ -151,16 +168,20 @@ async def test_bad_input_is_refused_and_changes_nothing(
         for pattern in patterns:
             serving.enter_context(served(hostile_restate, pattern.name))
         before, delayed = state_rows(admin, services), scheduled(admin, services)
-        async with httpx.AsyncClient(base_url=hostile_restate.ingress_url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=hostile_restate.ingress_url, timeout=30, limits=LIMITS) as http:
             checks = {case: check for pattern in patterns for case, check in matrix(pattern, http).items()}
-            started = time.monotonic()
+            started, cpu_before = time.monotonic(), cpu_seconds(hostile_restate)
             failures = await run_all(checks)
             wall = time.monotonic() - started
+            cpu = [after - before for before, after in zip(cpu_before, cpu_seconds(hostile_restate), strict=True)]
             handlers = sum(len(service.handlers) for pattern in patterns for service in pattern.services)
-            print(f"\n{len(checks)} bad requests to {handlers} handlers in {wall:.1f}s")  # noqa: T201
+            print(  # noqa: T201  (the matrix's size and cost, shown with -s)
+                f"\n{len(checks)} bad requests to {handlers} handlers in {wall:.1f}s "
+                f"(CPU: {cpu[0]:.1f}s this process, {cpu[1]:.1f}s restate-server)"
+            )
             assert not failures, "\n".join(f"{case}: {verdict}" for case, verdict in sorted(failures.items()))
             assert state_rows(admin, services) == before
-            assert unfinished(admin, [*services, RELAY]) == []
+            eventually(lambda: unfinished(admin, [*services, RELAY]) == [])  # (a wedge stays: it fails here)
             assert scheduled(admin, services) <= delayed  # nothing new waits for later either
 
             assert await what_clients_send(http, patterns) == {}
@@ -176,12 +197,11 @@ def test_the_matrix_sends_what_it_says() -> None:
     }
     cases = {case.name: case for case in cases_for(service, Handler("h", "EXCLUSIVE", schema))}
     assert cases["10000-deep arrays"].body is not None and cases["10000-deep arrays"].body.count(b"[") == 10_000
-    assert len(cases["5 MB string"].body or b"") > HUGE
+    assert len(cases["5 MB in field name"].body or b"") > HUGE and "5 MB string" not in cases
     assert cases["missing field name"].body == b"{}"
-    assert cases["field count = true"].body == b'{"name":"text","count":true}'
-    assert cases["wrong type 1.5"].body == b"1.5"  # not an object, and for an integer field not an integer
+    assert cases['field count = "x"'].body == b'{"name":"text","count":"x"}'
     assert cases["empty key"].key == "" and cases["empty key"].body == b'{"name":"text"}'
-    assert {"wrong type null", "wrong type 7", 'wrong type "x"', 'wrong type [1, "x"]'} <= cases.keys()
-    assert cases["5 MB string"].edge_only and not cases["malformed JSON"].edge_only
+    assert {"wrong type null", 'wrong type "x"', 'wrong type [1, "x"]'} <= cases.keys()
+    assert cases["NaN"].edge_only and cases["NaN"].per_service and not cases["malformed JSON"].edge_only
     no_input = {case.name for case in cases_for(service, Handler("h", "EXCLUSIVE", None))}
     assert 'input {"a": 1} for a handler without input' in no_input and "no body" not in no_input
