@@ -127,6 +127,17 @@ def unfinished(admin_url: str, services: list[str]) -> list[dict[str, Any]]:
     )
 
 
+def settled(admin_url: str, services: list[str]) -> None:
+    """Every invocation of these services completes (one-way calls may still be on their way); an invocation
+    that is stuck, retrying for ever, fails this after a while, with its last failure."""
+
+    def check() -> None:
+        rows = unfinished(admin_url, services)
+        assert rows == [], rows
+
+    eventually(check)
+
+
 def scheduled(admin_url: str, services: list[str]) -> set[str]:
     rows = sql(
         admin_url,

@@ -23,9 +23,9 @@ import pytest
 
 from patterns.catalogue import Pattern
 from patterns.registration import Handler, Service
-from tests.harness import NativeRestate, eventually
+from tests.harness import NativeRestate
 from tests.hostile.cases import HUGE, Case, cases_for, dumps, path_of
-from tests.hostile.conftest import catalogue, fresh_key, relay_call, scheduled, served, state_rows, unfinished
+from tests.hostile.conftest import catalogue, fresh_key, relay_call, scheduled, served, settled, state_rows
 from tests.hostile.relay import RELAY
 
 CONCURRENCY = 24
@@ -181,7 +181,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
             )
             assert not failures, "\n".join(f"{case}: {verdict}" for case, verdict in sorted(failures.items()))
             assert state_rows(admin, services) == before
-            eventually(lambda: unfinished(admin, [*services, RELAY]) == [])  # (a wedge stays: it fails here)
+            settled(admin, [*services, RELAY])
             assert scheduled(admin, services) <= delayed  # nothing new waits for later either
 
             assert await what_clients_send(http, patterns) == {}

@@ -19,7 +19,7 @@ import pytest
 
 from patterns.wire import is_awakeable_id
 from tests.harness import NativeRestate, eventually
-from tests.hostile.conftest import fresh_key, relay_call, served, state, unfinished
+from tests.hostile.conftest import fresh_key, relay_call, served, settled, state
 from tests.hostile.relay import RELAY
 
 
@@ -87,9 +87,7 @@ async def test_durablepromise_refuses_forged_listeners_and_never_wedges(
         # The private promise object is not reachable through the ingress at all.
         direct = await http.post(f"/promises/{promise_id}/await", json=FOREIGN)
         assert direct.status_code == 400 and "not public" in direct.json()["message"]
-        eventually(
-            lambda: unfinished(hostile_restate.admin_url, ["promises", "promise", RELAY]) == []
-        )  # one-way calls may still be on their way
+        settled(hostile_restate.admin_url, ["promises", "promise", RELAY])
 
 
 async def test_qna_answer_of_any_json_type_never_wedges_the_asker(
@@ -103,9 +101,7 @@ async def test_qna_answer_of_any_json_type_never_wedges_the_asker(
         await http.post("/promise/resolve", json={"promiseId": question, "value": 1})
         answer = await http.get(f"/restate/invocation/{asked.json()['invocationId']}/attach")
         assert answer.json() == {"answer": 1}
-        eventually(
-            lambda: unfinished(hostile_restate.admin_url, ["qna", "promises", "promise"]) == []
-        )  # one-way calls may still be on their way
+        settled(hostile_restate.admin_url, ["qna", "promises", "promise"])
 
 
 def queue_state(restate: NativeRestate, name: str) -> dict[str, Any]:
@@ -146,9 +142,7 @@ async def test_priorityqueue_tickets_are_checked_and_unknown_tickets_change_noth
         # The pattern itself still works.
         result = await http.post("/myService/expensiveMethod", json={"left": 1, "right": 2})
         assert (result.status_code, result.json()) == (200, 3)
-        eventually(
-            lambda: unfinished(hostile_restate.admin_url, ["queue", "myService", RELAY]) == []
-        )  # one-way calls may still be on their way
+        settled(hostile_restate.admin_url, ["queue", "myService", RELAY])
 
 
 async def test_statemachinepayments_expiry_and_accounts_are_internal(
@@ -181,9 +175,7 @@ async def test_statemachinepayments_expiry_and_accounts_are_internal(
         unknown = fresh_key("pay")
         assert (await relay_call(http, "payments", "expireToken", b"", unknown))[0] == 200
         assert state(hostile_restate.admin_url, "payments", unknown) == {}
-        eventually(
-            lambda: unfinished(hostile_restate.admin_url, ["payments", "accounts", RELAY]) == []
-        )  # one-way calls may still be on their way
+        settled(hostile_restate.admin_url, ["payments", "accounts", RELAY])
 
 
 async def test_schedulingtasks_remind_for_an_unknown_invoice_does_nothing(
@@ -195,9 +187,7 @@ async def test_schedulingtasks_remind_for_an_unknown_invoice_does_nothing(
         status, _ = await relay_call(http, "PaymentTracker", "remind", json.dumps(event).encode(), invoice)
         assert status == 200
         assert state(hostile_restate.admin_url, "PaymentTracker", invoice) == {}
-        eventually(
-            lambda: unfinished(hostile_restate.admin_url, ["PaymentTracker", RELAY]) == []
-        )  # one-way calls may still be on their way
+        settled(hostile_restate.admin_url, ["PaymentTracker", RELAY])
 
 
 def stripe_signature(payload: bytes, secret: str) -> str:
@@ -231,6 +221,4 @@ async def test_signalspayments_webhook_with_a_forged_callback_id_is_refused(
             )
             assert response.status_code == 400, (forged, response.text)
             assert "not an awakeable id" in response.json()["message"]
-        eventually(
-            lambda: unfinished(hostile_restate.admin_url, ["payments"]) == []
-        )  # one-way calls may still be on their way
+        settled(hostile_restate.admin_url, ["payments"])
