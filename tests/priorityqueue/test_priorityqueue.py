@@ -142,8 +142,7 @@ def test_cancelled_waiter_is_dropped_and_leaks_no_capacity(
 
     # Its item leaves the queue, and its ticket holds no slot (the admitted operations may still run, or
     # on a busy machine have finished already: either way the queue forgot the waiter).
-    eventually(lambda: queue_state(env)["items"] == [], timeout=15)
-    assert ticket not in queue_state(env)["inFlight"]
+    eventually(lambda: queue_state(env)["items"] == [] and ticket not in queue_state(env)["inFlight"], timeout=15)
     answer = attach(env, waiter)
     assert answer.status_code == 409 and answer.json()["message"] == "cancelled"
     assert [attach(env, i).json() for i in busy] == [3] * 10
