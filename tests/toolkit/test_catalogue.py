@@ -102,7 +102,10 @@ def test_private_handlers_and_handlers_without_input_are_read_from_the_manifest(
         ("raw", False, {}),  # any JSON
     ]
     assert internal.handlers[0].ingress_private  # the whole service is private
-    assert example_curl("localhost:8080", tracker, tracker.handlers[1]) == "curl -X POST localhost:8080/tracker/key1/status"
+    assert (
+        example_curl("localhost:8080", tracker, tracker.handlers[1])
+        == "curl -X POST localhost:8080/tracker/key1/status"
+    )
 
 
 def test_the_dev_runner_prints_no_curl_line_for_a_private_handler() -> None:
