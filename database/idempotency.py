@@ -6,10 +6,10 @@ from restate import Context, Service
 
 from database.utils import (
     AFTER_WRITE,
+    IDEMPOTENCY_KEY_EXPIRY,
     CreditsUpdate,
     connection,
     fail_after_write,
-    idempotency_key_expiry,
     no_such_user,
     serializable,
 )
@@ -28,7 +28,7 @@ async def update(ctx: Context, update: CreditsUpdate) -> None:
     idempotency_key = str(ctx.uuid())
 
     # Forget the key after a day: a delayed call to the handler that deletes it.
-    ctx.service_send(expire_idempotency_key, arg=idempotency_key, send_delay=idempotency_key_expiry())
+    ctx.service_send(expire_idempotency_key, arg=idempotency_key, send_delay=IDEMPOTENCY_KEY_EXPIRY.get())
 
     async def add_credits_once(conn: AsyncConnection) -> None:
         # The key goes in first: the primary key refuses it if an earlier attempt committed already.

@@ -5,8 +5,8 @@ from decimal import Decimal
 import restate
 from restate import ObjectContext, ObjectSharedContext, VirtualObject
 
-from database.utils import AFTER_WRITE, check_credits, connection, fail_after_write, no_such_user, select_user
-from patterns.wire import CamelModel, bad_input_is_400
+from database.utils import AFTER_WRITE, Credits, connection, fail_after_write, no_such_user, select_user
+from patterns.wire import CamelModel, NoInput, bad_input_is_400
 
 logger = restate.getLogger(__name__)
 
@@ -21,23 +21,21 @@ class CreditsAndVersion(CamelModel):
 
 
 @keyed.handler()
-async def update(ctx: ObjectContext, credits: int) -> None:
+async def update(ctx: ObjectContext, credits: Credits) -> None:
     """Add credits, with no effort against a repeated update: if the attempt fails after the UPDATE and before
     Restate records the handler's end, the retry adds them again (at least once). The window is small, and no
     other writer of the row can interfere (single writer per key), but it is there."""
-    add = check_credits(credits)
     async with connection() as conn:
-        cursor = await conn.execute("UPDATE users SET credits = credits + %s WHERE userid = %s", [add, ctx.key()])
+        cursor = await conn.execute("UPDATE users SET credits = credits + %s WHERE userid = %s", [credits, ctx.key()])
     if cursor.rowcount != 1:
         raise no_such_user(ctx.key())
     fail_after_write(AFTER_WRITE, ctx.request().id, "the update")
 
 
 @keyed.handler("updateConditional")
-async def update_conditional(ctx: ObjectContext, add_credits: int) -> None:
+async def update_conditional(ctx: ObjectContext, add_credits: Credits) -> None:
     """Add credits exactly once, with the row's version as a semantic lock: read (credits, version) in a
     durable step, then update only if the version is still the one read."""
-    add = check_credits(add_credits)
     # The read goes through the journal: every attempt of this invocation works from the same version.
     current = await ctx.run_typed("read credits, version", read_credits_and_version, user_id=ctx.key())
 
@@ -46,7 +44,7 @@ async def update_conditional(ctx: ObjectContext, add_credits: int) -> None:
     async with connection() as conn:
         cursor = await conn.execute(
             "UPDATE users SET credits = %s, version = %s WHERE userid = %s AND version = %s",
-            [current.credits + add, current.version + 1, ctx.key(), current.version],
+            [current.credits + add_credits, current.version + 1, ctx.key(), current.version],
         )
     if cursor.rowcount != 1:
         logger.info("Update was not applied - version no longer matches.")
@@ -64,7 +62,7 @@ async def read_credits_and_version(user_id: str) -> CreditsAndVersion:
 
 
 @keyed.handler(kind="shared")
-async def read(ctx: ObjectSharedContext) -> dict[str, object] | str:
+async def read(ctx: ObjectSharedContext, _: NoInput) -> dict[str, object] | str:
     """A shared handler: reads do not queue behind the writes of this key, and run concurrently."""
     async with connection() as conn:
         row = await select_user(conn, ctx.key())

@@ -4,7 +4,7 @@ import restate
 from pydantic import Field
 from restate import Context, Service
 
-from database.utils import User, check_user_id, connection, select_user
+from database.utils import User, UserId, connection, select_user
 from patterns.wire import CamelModel, bad_input_is_400
 
 logger = restate.getLogger(__name__)
@@ -18,18 +18,18 @@ class NameUpdate(CamelModel):
 
 
 @simple.handler()
-async def read(ctx: Context, user_id: str) -> dict[str, object] | str:
+async def read(ctx: Context, user_id: UserId) -> dict[str, object] | str:
     """A plain read, the same as from any service that does not use Restate."""
     async with connection() as conn:
-        row = await select_user(conn, check_user_id(user_id))
+        row = await select_user(conn, user_id)
     return row if row is not None else "(row not found)"
 
 
 @simple.handler("durableRead")
-async def durable_read(ctx: Context, user_id: str) -> int | float | None:
+async def durable_read(ctx: Context, user_id: UserId) -> int | float | None:
     """A read inside a durable step: its result is in the journal, so retries of this invocation take the
     same branch below, whatever the row holds by then."""
-    credits = await ctx.run_typed("read credits", read_credits, user_id=check_user_id(user_id))
+    credits = await ctx.run_typed("read credits", read_credits, user_id=user_id)
     if credits == 0:
         # Conditional work (alerting, a reminder...): a retry follows this branch again, and finishes it.
         logger.info("Found an account without balance, doing something about it...")

@@ -27,13 +27,13 @@ from restate import Context, Service
 from database.utils import (
     AFTER_PREPARE,
     AFTER_WRITE,
+    PREPARED_PAUSE,
     CreditsUpdate,
     connection,
     ending_connection,
     fail_after_write,
     fetch_value,
     no_such_user,
-    prepared_pause,
 )
 from patterns.wire import bad_input_is_400
 
@@ -92,7 +92,7 @@ async def prepare(txn_id: str, action: Action, attempt: str) -> str:
         except Exception:
             await conn.rollback()
             raise
-    await asyncio.sleep(prepared_pause().total_seconds())
+    await asyncio.sleep(PREPARED_PAUSE.get().total_seconds())
     fail_after_write(AFTER_PREPARE, attempt, "PREPARE TRANSACTION")
     return xid
 

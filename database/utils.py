@@ -8,39 +8,30 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, LiteralString, TypeVar
+from typing import Annotated, Any, LiteralString, TypeVar
 
 import psycopg
 import restate
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-from pydantic import Field
+from pydantic import Field, Strict
 from restate import TerminalError
 
-from patterns.chaos import FailurePoint, delay
+from patterns.chaos import Duration, FailurePoint
 from patterns.settings import settings
 from patterns.wire import CamelModel
 
 logger = restate.getLogger(__name__)
 T = TypeVar("T")
 
-# -- knobs: upstream never fails on purpose; tests do, right after the database work ------------------------
-# PATTERNS_FAILURES_DATABASE_AFTER_WRITE=first:1: every credits update fails once after its write.
-AFTER_WRITE = FailurePoint("database.after-write", probability=0)
-# PATTERNS_FAILURES_DATABASE_AFTER_PREPARE=first:1: two-phase commit fails once between PREPARE and COMMIT.
-AFTER_PREPARE = FailurePoint("database.after-prepare", probability=0)
-
-
-def prepared_pause() -> timedelta:
-    """How long a prepared transaction waits before its step returns (PATTERNS_DURATION_DATABASE_PREPARED_PAUSE;
-    0 by default): the window in which the tests kill the service or restate-server."""
-    return delay("database.prepared-pause", timedelta(0))
-
-
-def idempotency_key_expiry() -> timedelta:
-    """One day, as upstream; PATTERNS_DURATION_DATABASE_IDEMPOTENCY_KEY_EXPIRY=2s shortens it."""
-    return delay("database.idempotency-key-expiry", timedelta(days=1))
+# -- knobs: upstream never fails on purpose; the tests do, right after the database work ------------------------
+AFTER_WRITE = FailurePoint("database.after-write", probability=0)  # a credits update, after its write
+AFTER_PREPARE = FailurePoint("database.after-prepare", probability=0)  # two-phase commit, between PREPARE and COMMIT
+# How long a prepared transaction waits before its step returns: the window in which the tests kill the
+# service or restate-server (0 by default).
+PREPARED_PAUSE = Duration("database.prepared-pause", timedelta(0))
+IDEMPOTENCY_KEY_EXPIRY = Duration("database.idempotency-key-expiry", timedelta(days=1))  # as upstream
 
 
 def fail_after_write(point: FailurePoint, key: str, what: str) -> None:
@@ -120,6 +111,10 @@ def number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+UserId = Annotated[str, Strict(), Field(min_length=1, max_length=255)]  # (a bare JSON string as input)
+Credits = Annotated[int, Strict()]  # a whole number of credits; negative numbers take credits away
+
+
 class User(CamelModel):
     user_id: str = Field(min_length=1, max_length=255)
     name: str = Field(max_length=255)
@@ -130,20 +125,6 @@ class User(CamelModel):
 class CreditsUpdate(CamelModel):
     user_id: str = Field(min_length=1, max_length=255)
     add_credits: int = Field(strict=True)
-
-
-def check_user_id(value: object) -> str:
-    """A user id sent as a bare JSON value (the SDK passes plain JSON through unchecked)."""
-    if not isinstance(value, str) or not value:
-        raise TerminalError(f"Expected a user id (a non-empty JSON string), got {value!r}", status_code=400)
-    return value
-
-
-def check_credits(value: object) -> int:
-    """Credits sent as a bare JSON value: a whole number (negative numbers take credits away)."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TerminalError(f"Expected credits (a whole number), got {value!r}", status_code=400)
-    return value
 
 
 def no_such_user(user_id: str) -> TerminalError:

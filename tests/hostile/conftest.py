@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from patterns.catalogue import Pattern, load_patterns
+from patterns.postgres import PostgresServer
 from patterns.restate_server import ALWAYS_REPLAY, SMALL
 from tests.harness import NativeRestate, ServiceProcess, deployed, eventually
 from tests.hostile import relay
@@ -61,6 +62,18 @@ def pace() -> Iterator[None]:
 def relayed(hostile_restate: NativeRestate) -> Iterator[None]:
     with deployed(hostile_restate, relay.app):
         yield
+
+
+def infrastructure(request: pytest.FixtureRequest, patterns: list[Pattern]) -> dict[str, str]:
+    """What the patterns' handlers need when they are called over HTTP, started (the session's fixtures) and
+    set up; returns the environment for the services. Kafka and Stripe only feed subscriptions and webhooks,
+    which these tests do not use: of the NEEDS, only PostgreSQL is needed (the database pattern's reads)."""
+    env: dict[str, str] = {}
+    if any("postgres" in pattern.needs for pattern in patterns):
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        postgres.run_sql_files(sorted(path for pattern in patterns for path in (pattern.path / "db").glob("*.sql")))
+        env.update(postgres.service_env())
+    return env
 
 
 def serve(restate: NativeRestate, name: str) -> AbstractContextManager[Any]:

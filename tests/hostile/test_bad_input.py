@@ -25,7 +25,16 @@ from patterns.catalogue import Pattern
 from patterns.registration import Handler, Service
 from tests.harness import NativeRestate
 from tests.hostile.cases import HUGE, Case, cases_for, dumps, path_of
-from tests.hostile.conftest import catalogue, fresh_key, relay_call, scheduled, served, settled, state_rows
+from tests.hostile.conftest import (
+    catalogue,
+    fresh_key,
+    infrastructure,
+    relay_call,
+    scheduled,
+    served,
+    settled,
+    state_rows,
+)
 from tests.hostile.relay import RELAY
 
 CONCURRENCY = 24
@@ -160,10 +169,17 @@ async def what_clients_send(http: httpx.AsyncClient, patterns: list[Pattern]) ->
 @pytest.mark.timeout(600)  # hundreds of requests: minutes on a machine busy with other work
 @pytest.mark.parametrize("patterns", rounds(), ids=lambda group: "+".join(p.name for p in group))
 async def test_bad_input_is_refused_and_changes_nothing(
-    patterns: list[Pattern], hostile_restate: NativeRestate, pace: None, relayed: None
+    patterns: list[Pattern],
+    hostile_restate: NativeRestate,
+    pace: None,
+    relayed: None,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     services = sorted(name for pattern in patterns for name in pattern.service_names)
     admin = hostile_restate.admin_url
+    for name, value in infrastructure(request, patterns).items():
+        monkeypatch.setenv(name, value)
     with ExitStack() as serving:
         for pattern in patterns:
             serving.enter_context(served(hostile_restate, pattern.name))
