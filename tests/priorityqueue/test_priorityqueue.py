@@ -130,7 +130,8 @@ def test_priority_one_overtakes_queued_priority_two(env: Deployment, monkeypatch
 def test_cancelled_waiter_is_dropped_and_leaks_no_capacity(
     env: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(OPERATION, "4s")
+    # Long enough that the waiter is still queued when it is cancelled, even on a busy machine.
+    monkeypatch.setenv(OPERATION, "8s")
     busy = [send(env, priority=2) for _ in range(10)]
     eventually(lambda: in_flight(queue_state(env)) == 10, timeout=15)
     waiter = send(env, priority=2)
