@@ -43,7 +43,7 @@ typecheck: install
 
 pytest: install
 	.venv/bin/pytest $(PYTEST_ARGS)
-	.venv/bin/pytest --always-replay -m "not slow" --ignore=tests/toolkit --ignore=tests/hostile/test_bad_input.py -q $(PYTEST_ARGS)
+	.venv/bin/pytest --always-replay -m "not slow and not cluster" --ignore=tests/toolkit --ignore=tests/hostile/test_bad_input.py -q $(PYTEST_ARGS)
 
 ## make bench: Python services (hypercorn and granian serving) against the same handlers on the JS SDK.
 bench: install

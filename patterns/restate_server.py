@@ -107,8 +107,9 @@ class RestateServer:
         """Admin /health turns 200 before the ingress is ready after a restart: wait for both."""
         return http_ok(f"{self.admin_url}/health") and http_ok(f"{self.ingress_url}/restate/health")
 
-    def start(self, timeout: float = 30.0) -> RestateServer:
-        """Start (again, after `stop()` or `kill()`: same ports, same data) and wait until it serves."""
+    def start(self, timeout: float = 30.0, wait: bool = True) -> RestateServer:
+        """Start (again, after `stop()` or `kill()`: same ports, same data) and, with `wait`, wait until it
+        serves (without: `process.wait_ready()` later, e.g. once every node of a cluster is spawned)."""
         self.process = ManagedProcess(
             "restate-server",
             [find_binary(), "--base-dir", str(self.base_dir), "--no-logo"],
@@ -116,7 +117,7 @@ class RestateServer:
             log=self.log_path or self.base_dir / "restate-server.log",
             ready=self.ready,
         )
-        self.process.start(timeout)
+        self.process.start(timeout, wait)
         return self
 
     def log_tail(self, lines: int = 20) -> str:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from patterns.cluster import FAST_RECOVERY
 from patterns.kafka import KafkaBroker
 from patterns.localstripe import LocalStripe
 from patterns.postgres import PostgresServer
 from patterns.process import free_port
 from patterns.restate_server import ALWAYS_REPLAY, FAIL_FAST, SMALL, find_binary
-from tests.harness import DockerRestate, Logs, NativeRestate, RestateBackend, docker_engine_answers
+from tests.harness import ClusterRestate, DockerRestate, Logs, NativeRestate, RestateBackend, docker_engine_answers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,6 +30,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--always-replay",
         action="store_true",
         help="suspend and replay every invocation at each await (server inactivity timeout 0s)",
+    )
+    group.addoption(
+        "--restate-nodes",
+        type=int,
+        default=1,
+        help="run the tests on a cluster of this many native restate-server nodes (replication 2) instead of one",
     )
 
 
@@ -47,7 +54,14 @@ def _backend_choice(config: pytest.Config) -> str:
 
 def pytest_report_header(config: pytest.Config) -> str:
     replay = ", always replay" if config.getoption("--always-replay") else ""
-    return f"restate: {config.getoption('--restate')}{replay}"
+    nodes = config.getoption("--restate-nodes")
+    return f"restate: {config.getoption('--restate')}{replay}{f', {nodes}-node cluster' if nodes > 1 else ''}"
+
+
+def native_restate(config: pytest.Config, base_dir: Path, settings: dict[str, str]) -> NativeRestate | ClusterRestate:
+    """One native server, or a cluster with `--restate-nodes=N`."""
+    nodes: int = config.getoption("--restate-nodes")
+    return ClusterRestate(base_dir, settings, nodes) if nodes > 1 else NativeRestate(base_dir, settings)
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +81,7 @@ def restate(
     if _backend_choice(pytestconfig) == "docker":
         backend = DockerRestate(restate_settings)
     else:
-        backend = NativeRestate(tmp_path_factory.mktemp("restate"), restate_settings)
+        backend = native_restate(pytestconfig, tmp_path_factory.mktemp("restate"), restate_settings)
     try:
         yield backend
     finally:
@@ -77,11 +91,11 @@ def restate(
 @pytest.fixture
 def own_restate(
     pytestconfig: pytest.Config, tmp_path: Path, restate_settings: dict[str, str]
-) -> Iterator[NativeRestate]:
-    """A private native server for one test, for tests that restart or kill it."""
+) -> Iterator[NativeRestate | ClusterRestate]:
+    """A private native server (or cluster) for one test, for tests that restart or kill it."""
     if _backend_choice(pytestconfig) != "native":
         pytest.skip("restarting the server is only supported with the native backend")
-    server = NativeRestate(tmp_path, restate_settings)
+    server = native_restate(pytestconfig, tmp_path, restate_settings)
     try:
         yield server
     finally:
@@ -134,13 +148,13 @@ def kafka_restate(
     tmp_path_factory: pytest.TempPathFactory,
     restate_settings: dict[str, str],
     kafka: KafkaBroker,
-) -> Iterator[NativeRestate]:
-    """A native server of this module with the Kafka cluster `my-cluster` (session.timeout.ms=6000).
+) -> Iterator[NativeRestate | ClusterRestate]:
+    """A native server (or cluster) of this module with the Kafka cluster `my-cluster` (session.timeout.ms=6000).
     More retries than the fail-fast default (about 15 s), so a killed service process can come back."""
     if _backend_choice(pytestconfig) != "native":
         pytest.skip("the Kafka tests run with the native backend")
     settings = {**restate_settings, "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "30", **kafka.server_settings()}
-    server = NativeRestate(tmp_path_factory.mktemp("restate-kafka"), settings)
+    server = native_restate(pytestconfig, tmp_path_factory.mktemp("restate-kafka"), settings)
     try:
         yield server
     finally:
@@ -165,3 +179,30 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
         yield server
     finally:
         server.stop()
+
+
+# -- a three-node cluster for the tests marked `cluster` (tests/cluster) -----------------------------------
+@pytest.fixture(scope="session")
+def restate_cluster(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    restate_settings: dict[str, str],
+    kafka: KafkaBroker,
+) -> Iterator[ClusterRestate]:
+    """Three nodes, replication 2, on free ports, with the Kafka cluster `my-cluster`. One partition, so that
+    killing its leader hits every invocation in flight; patient retries (about 15 s), so that work survives
+    the failover; quick recovery settings (`patterns.cluster.FAST_RECOVERY`)."""
+    if _backend_choice(pytestconfig) != "native":
+        pytest.skip("the cluster tests run with the native backend")
+    settings = {
+        **restate_settings,
+        "RESTATE_DEFAULT_NUM_PARTITIONS": "1",
+        "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "30",
+        **FAST_RECOVERY,
+        **kafka.server_settings(),
+    }
+    cluster = ClusterRestate(tmp_path_factory.mktemp("restate-cluster"), settings, size=3)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 import pytest
 
+from patterns.cluster import RestateCluster
 from patterns.process import ManagedProcess, ProcessExited, free_port, http_ok
 from patterns.registration import register
 from patterns.restate_server import RestateServer
@@ -64,6 +65,38 @@ class NativeRestate:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+class ClusterRestate:
+    """A cluster of native restate-server nodes (`patterns.cluster`) on free ports of 127.0.0.1.
+
+    What tests see by default is node 1 (`ingress_url`, `admin_url`); `cluster` has every node, to spread
+    calls over their ingresses or to kill one."""
+
+    service_host = "127.0.0.1"
+
+    def __init__(self, base_dir: Path, settings: Mapping[str, str], size: int = 3) -> None:
+        for attempt in range(3):  # free ports are picked bind-then-close: retry on the rare clash
+            self.cluster = RestateCluster.on_free_ports(base_dir / f"attempt-{attempt}", size, settings)
+            try:
+                self.cluster.start()
+                break
+            except ProcessExited:
+                if attempt == 2:
+                    raise
+        self.ingress_url, self.admin_url = self.cluster.ingress_urls[0], self.cluster.admin_urls[0]
+
+    def deployment_url(self, port: int) -> str:
+        return f"http://127.0.0.1:{port}"
+
+    def restart(self, kill: bool = False) -> None:
+        """Stop every node (SIGTERM, or SIGKILL like a crash of all machines) and start them again."""
+        for index in range(len(self.cluster.nodes)):
+            (self.cluster.kill if kill else self.cluster.stop_node)(index)
+        self.cluster.start()
+
+    def stop(self) -> None:
+        self.cluster.stop()
 
 
 class DockerRestate:
@@ -175,11 +208,19 @@ class ServiceProcess(ManagedProcess):
         return self
 
 
-def sql(admin_url: str, query: str) -> list[dict[str, Any]]:
-    """Run a query on the admin SQL endpoint (what `restate kv get` and `restate sql` use)."""
-    response = httpx.post(
-        f"{admin_url}/query", json={"query": query}, headers={"accept": "application/json"}, timeout=10
-    )
+def sql(admin_url: str, query: str, throttled_for: float = 20.0) -> list[dict[str, Any]]:
+    """Run a query on the admin SQL endpoint (what `restate kv get` and `restate sql` use).
+
+    On a cluster that just lost a node, the survivors answer "connect throttled" for a few seconds while
+    they stop trying the dead one: asked again until `throttled_for` seconds have passed."""
+    deadline = time.monotonic() + throttled_for
+    while True:
+        response = httpx.post(
+            f"{admin_url}/query", json={"query": query}, headers={"accept": "application/json"}, timeout=10
+        )
+        if "connect throttled" not in response.text or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     response.raise_for_status()
     rows: list[dict[str, Any]] = response.json()["rows"]
     return rows

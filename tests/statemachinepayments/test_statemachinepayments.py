@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 
 from patterns import REPO_ROOT
 from statemachinepayments.app import app
-from tests.harness import Deployment, RestateBackend, deployed, eventually, sql
+from tests.harness import Deployment, RestateBackend, deployed, eventually, sql, state
 from tests.readme import DevStack
 
 INITIAL = 100_000
@@ -48,11 +49,11 @@ def balance(env: Deployment, account: str) -> int | None:
     return value
 
 
-def pending(env: Deployment, service: str, keys: list[str]) -> int:
+def pending(admin_url: str, service: str, keys: list[str]) -> int:
     """Invocations of `service` on `keys` not completed yet (scheduled expiries excluded)."""
     quoted = ", ".join(f"'{key}'" for key in keys)
     rows = sql(
-        env.admin_url,
+        admin_url,
         f"select count(*) as n from sys_invocation where target_service_name = '{service}' "
         f"and target_service_key in ({quoted}) and status not in ('completed', 'scheduled')",
     )
@@ -78,7 +79,7 @@ def test_make_charges_once_and_cancel_refunds(env: Deployment) -> None:
 
     assert make(env, payment, account, 100).json() == f"{payment} was cancelled before"
     assert cancel(env, payment).status_code == 200  # cancelling twice refunds once
-    eventually(lambda: pending(env, "accounts", [account]) == 0, timeout=15)
+    eventually(lambda: pending(env.admin_url, "accounts", [account]) == 0, timeout=15)
     assert balance(env, account) == INITIAL
 
 
@@ -142,25 +143,87 @@ def test_bad_input_gets_a_400_and_changes_nothing(env: Deployment, path: str, bo
     assert env.state("payments", payment) == {} and env.state("accounts", account) == {}
 
 
+@dataclass(frozen=True)
+class Storm:
+    """A storm of payments and cancellations on 20 payment ids over 5 accounts, in a fixed random order."""
+
+    requests: list[tuple[str, str]]  # (payment id, "make" or "cancel")
+    account_of: dict[str, str]
+    amount_of: dict[str, int]
+    make_only: set[str]  # these must end COMPLETED; the others get a mix of makes and cancels
+    prefix: str
+
+    @classmethod
+    def plan(cls, size: int) -> Storm:
+        prefix = f"storm-{uuid.uuid4().hex[:8]}"
+        payments = [f"{prefix}-p{i}" for i in range(20)]
+        accounts = [f"{prefix}-a{i}" for i in range(5)]
+        rng = random.Random(7)
+        make_only = set(payments[:5])
+        requests = []
+        for _ in range(size):
+            p = rng.choice(payments)
+            requests.append((p, "make" if p in make_only or rng.random() < 0.65 else "cancel"))
+        account_of = {p: accounts[i % 5] for i, p in enumerate(payments)}
+        amount_of = {p: 100 * (i + 1) for i, p in enumerate(payments)}
+        return cls(requests, account_of, amount_of, make_only, prefix)
+
+    @property
+    def payments(self) -> list[str]:
+        return list(self.account_of)
+
+    @property
+    def accounts(self) -> list[str]:
+        return sorted(set(self.account_of.values()))
+
+    def check(self, admin_url: str) -> Counter[str | None]:
+        """Once everything settled: every account lost exactly the payments that ended COMPLETED, each payment
+        was charged at most once, cancelled ones were never charged or refunded. Returns the final statuses."""
+        eventually(lambda: pending(admin_url, "accounts", self.accounts) == 0, 30)
+        eventually(lambda: pending(admin_url, "payments", self.payments) == 0, 30)
+        final = {p: state(admin_url, "payments", p) for p in self.payments}
+        for account in self.accounts:
+            completed = sum(
+                self.amount_of[p]
+                for p in self.payments
+                if self.account_of[p] == account and final[p].get("status") == "COMPLETED"
+            )
+            assert (state(admin_url, "accounts", account).get("balance") or INITIAL) == INITIAL - completed, account
+
+        # COMPLETED = charged and not refunded; CANCELLED = never charged, or refunded.
+        calls = Counter(
+            (row["invoked_by_target"].split("/")[1], row["target_handler_name"])
+            for row in sql(
+                admin_url,
+                "select invoked_by_target, target_handler_name from sys_invocation "
+                f"where target_service_name = 'accounts' and target_service_key like '{self.prefix}-%'",
+            )
+        )
+        for p in self.payments:
+            charged, refunded = calls[(p, "withdraw")], calls[(p, "deposit")]
+            assert charged <= 1 and refunded <= charged, (p, charged, refunded)
+            status = final[p].get("status")
+            assert status in ("COMPLETED", "CANCELLED"), (p, final[p])
+            assert (charged - refunded == 1) == (status == "COMPLETED"), (p, status, charged, refunded)
+        outcomes = Counter(state.get("status") for state in final.values())
+        assert all(final[p]["status"] == "COMPLETED" for p in self.make_only) and outcomes["CANCELLED"] > 0
+        assert sum(calls[(p, "deposit")] for p in self.payments) > 0  # some cancels came after the charge
+        return outcomes
+
+
 def test_storm_of_concurrent_payments_and_cancellations_stays_consistent(env: Deployment) -> None:
-    run = uuid.uuid4().hex[:8]
-    payments = [f"storm-{run}-p{i}" for i in range(20)]
-    accounts = [f"storm-{run}-a{i}" for i in range(5)]
-    account_of = {p: accounts[i % 5] for i, p in enumerate(payments)}
-    amount_of = {p: 100 * (i + 1) for i, p in enumerate(payments)}
-    rng = random.Random(7)
-    make_only = set(payments[:5])  # these must end COMPLETED; the others get a mix of makes and cancels
-    plan = []
-    for _ in range(600):
-        p = rng.choice(payments)
-        plan.append((p, "make" if p in make_only or rng.random() < 0.65 else "cancel"))
+    storm = Storm.plan(600)
     threads = 24
-    slices = [plan[i::threads] for i in range(threads)]
+    slices = [storm.requests[i::threads] for i in range(threads)]
 
     def worker(requests: list[tuple[str, str]]) -> list[int]:
         with httpx.Client(timeout=60) as http:  # one client per thread: a shared client is the bottleneck
             return [
-                (make(env, p, account_of[p], amount_of[p], http) if op == "make" else cancel(env, p, http)).status_code
+                (
+                    make(env, p, storm.account_of[p], storm.amount_of[p], http)
+                    if op == "make"
+                    else cancel(env, p, http)
+                ).status_code
                 for p, op in requests
             ]
 
@@ -168,39 +231,9 @@ def test_storm_of_concurrent_payments_and_cancellations_stays_consistent(env: De
     with ThreadPoolExecutor(threads) as pool:
         statuses = [code for codes in pool.map(worker, slices) for code in codes]
     wall = time.monotonic() - started
-    print(f"\nstorm: {len(plan)} requests ({Counter(op for _, op in plan)}), {threads} threads, {wall:.1f}s")  # noqa: T201 (storm size and wall time, shown with -s)
-    assert statuses == [200] * len(plan)
-
-    eventually(lambda: pending(env, "accounts", accounts) == 0 and pending(env, "payments", payments) == 0, 30)
-
-    # Every account lost exactly the payments that ended COMPLETED; cancelled ones were refunded.
-    final = {p: env.state("payments", p) for p in payments}
-    for account in accounts:
-        completed = sum(
-            amount_of[p] for p in payments if account_of[p] == account and final[p].get("status") == "COMPLETED"
-        )
-        assert (balance(env, account) or INITIAL) == INITIAL - completed, account
-
-    # Per payment: charged at most once; COMPLETED = charged and not refunded; CANCELLED = never charged or refunded.
-    calls = Counter(
-        (row["invoked_by_target"].split("/")[1], row["target_handler_name"])
-        for row in sql(
-            env.admin_url,
-            "select invoked_by_target, target_handler_name from sys_invocation "
-            f"where target_service_name = 'accounts' and target_service_key like 'storm-{run}-%'",
-        )
-    )
-    for p in payments:
-        charged, refunded = calls[(p, "withdraw")], calls[(p, "deposit")]
-        assert charged <= 1 and refunded <= charged, (p, charged, refunded)
-        status = final[p].get("status")
-        assert status in ("COMPLETED", "CANCELLED"), (p, final[p])
-        assert (charged - refunded == 1) == (status == "COMPLETED"), (p, status, charged, refunded)
-    outcomes = Counter(state.get("status") for state in final.values())
-    refunds = sum(calls[(p, "deposit")] for p in payments)
-    assert all(final[p]["status"] == "COMPLETED" for p in make_only) and outcomes["CANCELLED"] > 0
-    assert refunds > 0  # some cancellations came after the charge and really refunded it
-    print(f"storm: final statuses {dict(outcomes)}, refunds {refunds}")  # noqa: T201
+    print(f"\nstorm: {len(storm.requests)} requests, {threads} threads, {wall:.1f}s")  # noqa: T201 (shown with -s)
+    assert statuses == [200] * len(storm.requests)
+    print(f"storm: final statuses {dict(storm.check(env.admin_url))}")  # noqa: T201
 
 
 @pytest.mark.slow
