@@ -34,10 +34,10 @@ import parallelizework.app
 import sagas.app
 import schedulingtasks.app
 import statemachinepayments.app
+from patterns import REPO_ROOT
 from patterns.cluster import RestateCluster, call_any
 from patterns.kafka import KafkaBroker, create_topics, subscribe, unsubscribe
 from patterns.produce import produce
-from patterns import REPO_ROOT
 from tests.harness import ClusterRestate, Deployment, deployed, eventually, sql, state
 from tests.statemachinepayments.test_statemachinepayments import INITIAL, Storm
 
