@@ -43,13 +43,14 @@ from tests.statemachinepayments.test_statemachinepayments import INITIAL, Storm
 
 pytestmark = pytest.mark.cluster
 
-# Long enough that every pattern is mid-way when the node dies; shortened once it is dead.
+# Long enough that every pattern is still mid-way when the node dies, on a busy machine too; shortened once
+# it is dead.
 BEFORE_THE_KILL = {
     "STATEMACHINEPAYMENTS_INITIAL_BALANCE": str(INITIAL),
     "PATTERNS_FAILURES_SAGAS_PAYMENT_TERMINAL": "0",
     "PATTERNS_FAILURES_SAGAS_PAYMENT_RETRYABLE": "0",
-    "PATTERNS_DURATION_SAGAS_PAYMENT": "12s",  # the charge is in flight when the node dies
-    "PATTERNS_DURATION_PARALLELIZEWORK_SUBTASK": "12s",  # 50 durable sleeps across the kill
+    "PATTERNS_DURATION_SAGAS_PAYMENT": "15s",  # the charge is in flight when the node dies
+    "PATTERNS_DURATION_PARALLELIZEWORK_SUBTASK": "15s",  # 50 durable sleeps across the kill
     "PATTERNS_DURATION_SCHEDULINGTASKS_REMINDER": "15s",  # the second reminder's timer spans the kill
     "PATTERNS_FAILURES_EVENTTRANSACTIONS_MODERATION_PENDING": "first:1",
     "PATTERNS_DURATION_EVENTTRANSACTIONS_MODERATION_POLL": "15s",  # the first posts sleep across the kill
@@ -59,8 +60,7 @@ AFTER_THE_KILL = {
     "PATTERNS_DURATION_SCHEDULINGTASKS_REMINDER": "1s",
     "PATTERNS_DURATION_EVENTTRANSACTIONS_MODERATION_POLL": "300ms",
 }
-QUIET = 15.0  # seconds the reminder and moderation timers leave between their steps (see above)
-STORM_SIZE = 360
+STORM_SIZE = 300
 SUBTASKS = 50
 BOOKING = {
     "flights": {"flightId": "12345", "passengerName": "John Doe"},
@@ -99,9 +99,6 @@ class LogBook(logging.Handler):
 
     def found(self, pattern: str) -> list[re.Match[str]]:
         return [m for m in (re.search(pattern, line) for line in self.lines()) if m]
-
-    def last_time(self, text: str) -> float:
-        return max(at for at, message in list(self.records) if text in message)
 
 
 @dataclass
@@ -227,10 +224,10 @@ def run_the_story(story: Story, pool: ThreadPoolExecutor, kafka: KafkaBroker, to
     names = facts["subtasks"] = [f"s{i:02}" for i in range(SUBTASKS)]
     sent = httpx.post(f"{via_victim}/worker/run/send", json={"description": ",".join(names)}, timeout=30)
     fan_out = facts["fan_out"] = sent.json()["invocationId"]
-    # eventtransactions: one post per user; moderation answers PENDING once, then the post waits QUIET seconds.
+    # eventtransactions: one post per user; moderation answers PENDING once, then the post sleeps 15 s.
     users = facts["users"] = [f"user{n}-{uuid.uuid4().hex[:6]}" for n in range(3)]
     send_posts(kafka, topic, [(user, "before") for user in users])
-    # schedulingtasks: three invoices whose payment failed: first reminder now, the next after QUIET seconds.
+    # schedulingtasks: three invoices whose payment failed: first reminder now, the next in 15 s.
     invoices = facts["invoices"] = [f"invoice-{uuid.uuid4().hex[:10]}" for _ in range(3)]
     for invoice in invoices:
         event = {"type": "invoice.payment_failed", "created": 1, "data": {"id": f"evt-{invoice}", "customer": "c"}}
@@ -257,8 +254,7 @@ def run_the_story(story: Story, pool: ThreadPoolExecutor, kafka: KafkaBroker, to
     until(lambda: len(pending_posts(book, users)) == 3, what="3 posts waiting for moderation")
     until(lambda: scheduled_reminders(story, invoices) == 3, what="3 reminder timers")
     until(lambda: len(state(cluster.admin_urls[0], "promises", promise).get("listeners", [])) == 2)
-    quiet_since = max(book.last_time("is still pending"), book.last_time("Sending reminder email"))
-    assert time.time() - quiet_since < QUIET - 2, "too slow: the timers are about to fire"
+    charge_running()  # still: the node dies mid-payment
     facts["charges_before"] = len(book.found(PROCESSED))
     facts["mid_way_after"] = time.monotonic() - in_flight
 
@@ -354,15 +350,14 @@ def test_sagas_a_booking_killed_mid_payment_charges_once(story: Story) -> None:
     result = booking.json()
     assert story.facts["charges_before"] == 0  # the node died while the charge was running
     # The charge ran again on the new leader, with the same payment id: the provider charges that id once.
-    assert {m[1] for m in story.book.found(PROCESSED)} == {result["paymentId"]}
-    for line in (
-        f"Flight {result['flightBookingId']} reserved",
-        f"Car {result['carBookingId']} reserved",
-        f"Flight {result['flightBookingId']} confirmed",
-        f"Car {result['carBookingId']} confirmed",
-    ):
-        assert story.book.count(line) == 1, line
-    assert not story.book.found(r"refunded|cancelled")
+    # (A step that was running when its leader went away runs again, and a partition leader can move more
+    # than once during a failover: every step of the saga is keyed by an id from the journal.)
+    book = story.book
+    assert {m[1] for m in book.found(PROCESSED)} == {result["paymentId"]}
+    assert {m[1] for m in book.found(r"Flight (\S+) (reserved|confirmed)")} == {result["flightBookingId"]}
+    assert {m[1] for m in book.found(r"Car (\S+) (reserved|confirmed)")} == {result["carBookingId"]}
+    assert book.found(r"Flight \S+ confirmed") and book.found(r"Car \S+ confirmed")
+    assert not book.found(r"refunded|cancelled")  # no compensation: the booking went through
 
 
 def test_statemachinepayments_storm_over_three_ingresses_stays_consistent(story: Story) -> None:
@@ -381,16 +376,21 @@ def test_statemachinepayments_storm_over_three_ingresses_stays_consistent(story:
 def test_schedulingtasks_reminder_timers_keep_firing_with_exact_counts(story: Story) -> None:
     for invoice in story.facts["invoices"]:
         assert state_of(story, "PaymentTracker", invoice) == {"reminders_count": 3, "escalated": True}
-        assert story.book.count(f"Sending reminder email for event: evt-{invoice}") == 3
-        assert story.book.count(f"Escalating to evt-{invoice} invoice to support team") == 1
+        # One invocation per timer, and in their journals three reminders and one escalation: the timers set
+        # before the kill fired on the new leader, once each.
         rows = story.sql(
             "select target_handler_name as handler, status from sys_invocation "
             f"where target_service_name = 'PaymentTracker' and target_service_key = '{invoice}'"
         )
-        assert (
-            sorted((row["handler"], row["status"]) for row in rows)
-            == [("onPaymentFailure", "completed")] + [("remind", "completed")] * 3
+        handlers = sorted((row["handler"], row["status"]) for row in rows)
+        assert handlers == [("onPaymentFailure", "completed")] + [("remind", "completed")] * 3
+        steps = story.sql(
+            "select j.name from sys_journal j join sys_invocation i on j.id = i.id where j.entry_type = 'Command: Run' "
+            f"and i.target_service_name = 'PaymentTracker' and i.target_service_key = '{invoice}'"
         )
+        assert sorted(row["name"] for row in steps) == ["escalate"] + ["send reminder"] * 3
+        assert story.book.count(f"Sending reminder email for event: evt-{invoice}") >= 3
+        assert story.book.count(f"Escalating to evt-{invoice} invoice to support team") >= 1
 
 
 def test_parallelizework_fan_out_of_50_finishes_each_subtask_once(story: Story) -> None:
@@ -423,10 +423,10 @@ def test_eventtransactions_posts_keep_their_order_per_user_and_run_once(story: S
     users, book = story.facts["users"], story.book
     posts = posts_of(book, users)
     for user in users:
-        created = [content for u, content in posts.values() if u == user]
-        updated = [posts[m[2]][1] for m in book.found(UPDATED) if m[1] == user]
-        assert sorted(created) == ["after 1", "after 2", "before"], created  # each post created once
-        assert updated == ["before", "after 1", "after 2"], updated  # in topic order, each once
+        # The post ids that reached the user's feed (a "create" step cut by a leader move may have run again
+        # and made a post id that was never journaled: that one never reaches the feed).
+        fed = list(dict.fromkeys(m[2] for m in book.found(UPDATED) if m[1] == user))
+        assert [posts[post][1] for post in fed] == ["before", "after 1", "after 2"]  # in topic order, each once
     keys = ", ".join(f"'{user}'" for user in users)
     rows = story.sql(f"select status, completion_result from sys_invocation where target_service_key in ({keys})")
     assert [(row["status"], row["completion_result"]) for row in rows] == [("completed", "success")] * 9
@@ -453,8 +453,10 @@ def quorum_loss(story: Story) -> dict[str, Any]:
         except httpx.HTTPError as error:
             return type(error).__name__
 
-    facts["call"] = attempt("", f"{account}-1", 10)
-    facts["send"] = attempt("/send", f"{account}-2", 100)
+    with ThreadPoolExecutor(2) as pool:  # at the same time: both wait out their 3 s
+        call = pool.submit(attempt, "", f"{account}-1", 10)
+        send = pool.submit(attempt, "/send", f"{account}-2", 100)
+        facts["call"], facts["send"] = call.result(), send.result()
     facts["health"] = httpx.get(f"{cluster.admin_urls[last]}/health", timeout=5).status_code
     cluster.restart(leader)
     facts["retried"] = [

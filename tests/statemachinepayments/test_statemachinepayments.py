@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -17,7 +18,7 @@ import pytest
 
 from patterns import REPO_ROOT
 from statemachinepayments.app import app
-from tests.harness import Deployment, RestateBackend, deployed, eventually, sql, state
+from tests.harness import Deployment, RestateBackend, deployed, eventually, sql
 from tests.readme import DevStack
 
 INITIAL = 100_000
@@ -176,19 +177,32 @@ class Storm:
     def accounts(self) -> list[str]:
         return sorted(set(self.account_of.values()))
 
+    def states(self, admin_url: str, service: str) -> dict[str, dict[str, Any]]:
+        """The state of every object of `service` in this storm, by key (one query)."""
+        rows = sql(
+            admin_url,
+            "select service_key, key, value_utf8 from state "
+            f"where service_name = '{service}' and service_key like '{self.prefix}-%'",
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            found.setdefault(row["service_key"], {})[row["key"]] = json.loads(row["value_utf8"])
+        return found
+
     def check(self, admin_url: str) -> Counter[str | None]:
         """Once everything settled: every account lost exactly the payments that ended COMPLETED, each payment
         was charged at most once, cancelled ones were never charged or refunded. Returns the final statuses."""
         eventually(lambda: pending(admin_url, "accounts", self.accounts) == 0, 30)
         eventually(lambda: pending(admin_url, "payments", self.payments) == 0, 30)
-        final = {p: state(admin_url, "payments", p) for p in self.payments}
+        payments, accounts = self.states(admin_url, "payments"), self.states(admin_url, "accounts")
+        final = {p: payments.get(p, {}) for p in self.payments}
         for account in self.accounts:
             completed = sum(
                 self.amount_of[p]
                 for p in self.payments
                 if self.account_of[p] == account and final[p].get("status") == "COMPLETED"
             )
-            assert (state(admin_url, "accounts", account).get("balance") or INITIAL) == INITIAL - completed, account
+            assert (accounts.get(account, {}).get("balance") or INITIAL) == INITIAL - completed, account
 
         # COMPLETED = charged and not refunded; CANCELLED = never charged, or refunded.
         calls = Counter(
@@ -205,7 +219,7 @@ class Storm:
             status = final[p].get("status")
             assert status in ("COMPLETED", "CANCELLED"), (p, final[p])
             assert (charged - refunded == 1) == (status == "COMPLETED"), (p, status, charged, refunded)
-        outcomes = Counter(state.get("status") for state in final.values())
+        outcomes = Counter(values.get("status") for values in final.values())
         assert all(final[p]["status"] == "COMPLETED" for p in self.make_only) and outcomes["CANCELLED"] > 0
         assert sum(calls[(p, "deposit")] for p in self.payments) > 0  # some cancels came after the charge
         return outcomes
