@@ -5,6 +5,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 PY := .venv/bin/python
 PATTERNS ?=
+NODES ?= 1
 PYTEST_ARGS ?=
 
 export UV_PYTHON_DOWNLOADS := never
@@ -27,9 +28,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## make dev [PATTERNS="durablerpc sagas"]: restate-server + every pattern (or the ones named), registered.
+## make dev [PATTERNS="durablerpc sagas"] [NODES=3]: restate-server (or a cluster) + every pattern, registered.
 dev: install
-	$(PY) -m patterns dev $(PATTERNS)
+	$(PY) -m patterns dev --nodes $(NODES) $(PATTERNS)
 
 ## make test: lint, type check, then the whole test suite (and the pattern tests again, always replaying).
 test: install lint typecheck pytest

@@ -1,8 +1,12 @@
-"""`python -m patterns dev [PATTERN ...]`: the whole suite on one native restate-server.
+"""`python -m patterns dev [PATTERN ...] [--nodes N]`: the whole suite on native restate-server.
 
 Starts restate-server (data in `.restate/`), serves every pattern (or the ones named) with
 `python -m <pattern>` on its own port from 9080 up, and its front end (`python -m <pattern>.api`) from
 5000 up, registers every deployment, prints what to call, and stops everything on Ctrl-C.
+
+With `--nodes 3`: a three-node Restate cluster (`patterns.cluster`, replication 2, data in
+`.restate/cluster-3/`) instead of one server. Node 1 keeps the ports 8080/9070/5122, node 2 takes the next
+ones (8081/9071/5123) and so on; patterns and front ends talk to node 1, any node's ingress works.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from patterns import REPO_ROOT
 from patterns.catalogue import Collision, Pattern, load_patterns, pattern_names, resolve_collisions
+from patterns.cluster import RestateCluster
 from patterns.examples import example_curl
 from patterns.extras import EXTRAS, Extra
 from patterns.process import ManagedProcess, http_ok, port_in_use
@@ -45,6 +50,11 @@ def child(label: str, module: str, env: dict[str, str], ready_url: str) -> Manag
     )
 
 
+def node_name(server: RestateServer) -> str:
+    """`restate-server`, or `n2` for node 2 of a cluster."""
+    return server.settings.get("RESTATE_NODE_NAME", "restate-server")
+
+
 def free_ports_from(first: int) -> Iterator[int]:
     port = first
     while True:
@@ -56,12 +66,14 @@ def free_ports_from(first: int) -> Iterator[int]:
 class Runner:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.server = RestateServer(
-            base_dir=args.base_dir,
-            ingress_port=args.ingress_port,
-            admin_port=args.admin_port,
-            node_port=args.node_port,
-        )
+        self.cluster: RestateCluster | None = None
+        if args.nodes > 1:
+            first = (args.ingress_port, args.admin_port, args.node_port)
+            self.cluster = RestateCluster.on_ports_from(args.base_dir / f"cluster-{args.nodes}", args.nodes, first)
+            self.nodes = self.cluster.nodes
+        else:
+            self.nodes = [RestateServer(args.base_dir, args.ingress_port, args.admin_port, args.node_port)]
+        self.server = self.nodes[0]  # the one patterns, front ends and registration talk to
         self.children: list[ManagedProcess] = []
         self.front_ends: dict[str, str] = {}  # pattern -> URL
         self.extras: list[Extra] = []
@@ -75,7 +87,11 @@ class Runner:
         if unknown:
             say(f"error: unknown pattern(s) {', '.join(unknown)}; known: {', '.join(all_names)}")
             return 2
-        busy = [p for p in (self.args.ingress_port, self.args.admin_port, self.args.node_port) if port_in_use(p)]
+        if self.args.nodes < 1:
+            say(f"error: --nodes must be 1 or more, got {self.args.nodes}")
+            return 2
+        ports = [port for node in self.nodes for port in (node.ingress_port, node.admin_port, node.node_port)]
+        busy = [p for p in ports if port_in_use(p)]
         if busy:
             say(f"error: port(s) {', '.join(map(str, busy))} already in use (another restate-server?).")
             say("       Stop it, or pick other ports: --ingress-port/--admin-port/--node-port.")
@@ -96,12 +112,18 @@ class Runner:
             extra = EXTRAS[name]()
             self.extras.append(extra)
             extra.start(self.args.base_dir / name)
-            self.server.settings = {**self.server.settings, **extra.server_settings()}
-        say(f"==> starting restate-server (data in {self.args.base_dir})")
-        self.server.start()
-        say(
-            f"    ingress {self.server.ingress_url}, admin {self.server.admin_url}  [{time.monotonic() - started:.1f}s]"
-        )
+            for node in self.nodes:
+                node.settings = {**node.settings, **extra.server_settings()}
+        if self.cluster is None:
+            say(f"==> starting restate-server (data in {self.args.base_dir})")
+            self.server.start()
+        else:
+            data = self.server.base_dir.parent
+            say(f"==> starting a {len(self.nodes)}-node Restate cluster, replication 2 (data in {data})")
+            self.cluster.start()
+        for node in self.nodes:
+            name = f"{node_name(node)} " if self.cluster else ""
+            say(f"    {name}ingress {node.ingress_url}, admin {node.admin_url}  [{time.monotonic() - started:.1f}s]")
 
         say(f"==> serving {len(kept)} pattern(s)")
         deployments = self._start_patterns(kept)
@@ -119,7 +141,7 @@ class Runner:
 
         self._print_summary(kept, left_out)
         say(f"==> ready in {time.monotonic() - started:.1f}s. Press Ctrl-C to stop.")
-        pids = [f"restate-server={self.server.pid}"] + [f"{c.name}={c.pid}" for c in self.children]
+        pids = [f"{node_name(node)}={node.pid}" for node in self.nodes] + [f"{c.name}={c.pid}" for c in self.children]
         say(f"    pids: {' '.join(pids)}")
         return self._watch()
 
@@ -177,6 +199,11 @@ class Runner:
         if self.server.admin_port != 9070:
             say()
             say(f"  for the restate CLI: export RESTATE_ADMIN_URL={self.server.admin_url}")
+        if self.cluster is not None:
+            say()
+            say(f"  a {len(self.nodes)}-node cluster: call any node's ingress, point the CLI at any node's admin API")
+            for node in self.nodes:
+                say(f"    {node_name(node)}: ingress {node.ingress_url}  admin {node.admin_url}")
         say()
 
     # -- run and stop -------------------------------------------------------------------------------
@@ -187,10 +214,12 @@ class Runner:
                 if not process.running and process.name not in reported:
                     reported.add(process.name)
                     say(f"!!! {process.name} exited with code {process.returncode}")
-            if self.server.process is not None and not self.server.process.running:
-                code = self.server.process.returncode
-                say(f"!!! restate-server exited with code {code}:\n{self.server.log_tail()}")
-                return 1
+            for node in self.nodes:
+                if node.process is not None and not node.process.running and node_name(node) not in reported:
+                    reported.add(node_name(node))
+                    say(f"!!! {node_name(node)} exited with code {node.process.returncode}:\n{node.log_tail()}")
+            if all(node.process is not None and not node.process.running for node in self.nodes):
+                return 1  # the server (or every node of the cluster) is gone
         return 0
 
     def on_signal(self, signum: int, _frame: object) -> None:
@@ -206,7 +235,8 @@ class Runner:
             process.send_signal(signal.SIGTERM)
         for process in self.children:
             process.stop()
-        self.server.stop()
+        for node in self.nodes:
+            node.stop()
         for extra in reversed(self.extras):
             extra.stop()
         say("==> stopped")
@@ -221,6 +251,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-port", type=int, default=5000, help="first port of the front ends")
     parser.add_argument("--base-dir", type=Path, default=REPO_ROOT / ".restate", help="restate-server data")
     parser.add_argument("--fresh", action="store_true", help="delete the server's data first")
+    parser.add_argument(
+        "--nodes", type=int, default=1, help="run a Restate cluster of this many nodes (replication 2), e.g. 3"
+    )
 
 
 def main(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patterns import REPO_ROOT
-from patterns.process import ManagedProcess, free_port
+from patterns.process import ManagedProcess, free_port, port_in_use
 
 FENCE = re.compile(r"^(\s*)```(.*)$")
 
@@ -134,6 +134,14 @@ def run_step(step: Step, ports: Mapping[int, str], env: Mapping[str, str], cwd: 
     return "\n".join(outputs)
 
 
+def free_ports_in_a_row(count: int) -> int:
+    """A free port whose next `count - 1` ports are free too (node i of a cluster uses port + i - 1)."""
+    while True:
+        port = free_port()
+        if not any(port_in_use(port + i) for i in range(1, count)):
+            return port
+
+
 class DevStack(ManagedProcess):
     """`python -m patterns dev <patterns>` on free ports, as a child process; stopped with SIGINT (Ctrl-C).
 
@@ -141,13 +149,17 @@ class DevStack(ManagedProcess):
         stack.run_walkthrough(REPO_ROOT / "durablerpc" / "README.md")
     """
 
-    def __init__(self, patterns: list[str], tmp_path: Path, env: Mapping[str, str] | None = None) -> None:
-        self.patterns, self.tmp_path = patterns, tmp_path
-        self.ports = {name: free_port() for name in ("ingress", "admin", "node", "service", "api")}
+    def __init__(
+        self, patterns: list[str], tmp_path: Path, env: Mapping[str, str] | None = None, nodes: int = 1
+    ) -> None:
+        self.patterns, self.tmp_path, self.nodes = patterns, tmp_path, nodes
+        self.ports = {name: free_ports_in_a_row(nodes) for name in ("ingress", "admin", "node")}
+        self.ports.update(service=free_port(), api=free_port())
         super().__init__(
             "dev runner",
             [sys.executable, "-m", "patterns", "dev", *patterns, "--base-dir", str(tmp_path / "data")]
-            + [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))],
+            + [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))]
+            + (["--nodes", str(nodes)] if nodes > 1 else []),
             env=env,
             stop_signal=signal.SIGINT,
             stop_timeout=30,
@@ -181,10 +193,12 @@ class DevStack(ManagedProcess):
 
     @property
     def port_map(self) -> dict[int, str]:
-        """Upstream default port -> this stack's host:port (the first pattern's service and front end)."""
+        """Upstream default port -> this stack's host:port (the first pattern's service and front end; on a
+        cluster, node i's ingress and admin API on 8080 + i - 1 and 9070 + i - 1, as `make dev NODES=3`)."""
+        nodes = range(self.nodes)
         return {
-            8080: f"127.0.0.1:{self.ports['ingress']}",
-            9070: f"127.0.0.1:{self.ports['admin']}",
+            **{8080 + i: f"127.0.0.1:{self.ports['ingress'] + i}" for i in nodes},
+            **{9070 + i: f"127.0.0.1:{self.ports['admin'] + i}" for i in nodes},
             9080: f"127.0.0.1:{self.ports['service']}",
             5000: f"127.0.0.1:{self.ports['api']}",
         }

@@ -18,8 +18,8 @@ TEST_SOURCES = "\n".join(p.read_text() for p in (REPO_ROOT / "tests").glob("**/t
 def test_readme_commands_are_run_by_a_test(readme: Path) -> None:
     runnable = [step for step in steps(readme) if not step.start]
     if runnable:
-        folder = readme.parent.name
-        assert f'"{folder}" / "README.md"' in TEST_SOURCES, f"no test runs the walkthrough of {readme}"
+        run_by = 'REPO_ROOT / "README.md"' if readme.parent == REPO_ROOT else f'"{readme.parent.name}" / "README.md"'
+        assert run_by in TEST_SOURCES, f"no test runs the walkthrough of {readme}"
     for block in blocks(readme.read_text()):
         if block.info[:1] == ("shell",) and "no-run" in block.info:
             reason = " ".join(block.info[block.info.index("no-run") + 1 :])
