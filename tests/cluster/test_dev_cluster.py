@@ -13,6 +13,7 @@ import pytest
 from patterns import REPO_ROOT
 from patterns.cluster import FAST_RECOVERY
 from patterns.process import port_in_use
+from patterns.restate_server import SMALL
 from tests.readme import DevStack
 from tests.toolkit.test_dev_runner import alive
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.cluster
 
 
 def test_dev_runner_on_three_nodes_serves_the_readme_cluster_walkthrough(tmp_path: Path) -> None:
-    stack = DevStack(["durablerpc"], tmp_path, env=FAST_RECOVERY, nodes=3)
+    stack = DevStack(["durablerpc"], tmp_path, env={**SMALL, **FAST_RECOVERY}, nodes=3)  # what the nodes inherit
     try:
         stack.start(timeout=120)
         pids = stack.pids()
