@@ -114,6 +114,9 @@ class Runner:
             extra.start(self.args.base_dir / name)
             for node in self.nodes:
                 node.settings = {**node.settings, **extra.server_settings()}
+        # The patterns start while restate-server does (they need it only once they are registered).
+        say(f"==> serving {len(kept)} pattern(s)")
+        deployments = self._start_patterns(kept)
         if self.cluster is None:
             say(f"==> starting restate-server (data in {self.args.base_dir})")
             self.server.start()
@@ -125,8 +128,6 @@ class Runner:
             name = f"{node_name(node)} " if self.cluster else ""
             say(f"    {name}ingress {node.ingress_url}, admin {node.admin_url}  [{time.monotonic() - started:.1f}s]")
 
-        say(f"==> serving {len(kept)} pattern(s)")
-        deployments = self._start_patterns(kept)
         for process in self.children:
             process.wait_ready(timeout=60)
         say(f"    all healthy  [{time.monotonic() - started:.1f}s]")
