@@ -90,9 +90,12 @@ class ClusterRestate:
         return f"http://127.0.0.1:{port}"
 
     def restart(self, kill: bool = False) -> None:
-        """Stop every node (SIGTERM, or SIGKILL like a crash of all machines) and start them again."""
-        for index in range(len(self.cluster.nodes)):
-            (self.cluster.kill if kill else self.cluster.stop_node)(index)
+        """Stop every node at once (SIGTERM, or SIGKILL like a power cut) and start them again."""
+        if kill:
+            for index in range(len(self.cluster.nodes)):
+                self.cluster.kill(index)
+        else:
+            self.cluster.stop()
         self.cluster.start()
 
     def stop(self) -> None:

@@ -153,8 +153,11 @@ def test_each_post_is_created_once_when_the_service_crashes_during_moderation(
 
 @pytest.mark.slow
 def test_every_post_is_processed_once_across_a_restate_server_restart(
-    feed: ServiceProcess, kafka: KafkaBroker, kafka_restate: NativeRestate, topic: str
+    feed: ServiceProcess, kafka: KafkaBroker, kafka_restate: NativeRestate, topic: str, request: pytest.FixtureRequest
 ) -> None:
+    if request.config.getoption("--restate-nodes") > 1:  # every node's consumer leaves and rejoins the group
+        reason = "Tansu may keep a member of the previous generation as group leader: the group never rebalances"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
     users = [new_user(f"user{n}") for n in range(3)]
     before = [(user, f"before {n}") for n in range(2) for user in users]
     after = [(user, f"after {n}") for n in range(2) for user in users]
