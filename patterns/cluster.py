@@ -19,7 +19,7 @@ cluster settings. Every node runs every role (ingress, admin, worker, log server
 
 Health is not readiness: a node's `/health` answers before its partitions have a leader (about 5 s later
 with the default `gossip-suspect-interval`), and it still answers when a majority of the cluster is gone.
-`ready()` asks for what a call needs: the admin SQL API (`/query`) answers once every partition runs.
+`wait_ready()` waits for what a call needs: the admin SQL API (`/query`) answers once every partition runs.
 """
 
 from __future__ import annotations
@@ -168,6 +168,7 @@ class RestateCluster:
         self.nodes[index].kill()
 
     def stop_node(self, index: int) -> None:
+        """SIGTERM one node (a clean shutdown)."""
         self.down.add(index)
         self.nodes[index].stop()
 
@@ -235,7 +236,7 @@ def call_any(
             except httpx.TransportError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.05 if attempt % len(ingress_urls) else 0.5)  # a short pause after each round
+                time.sleep(0.5 if (attempt + 1) % len(ingress_urls) == 0 else 0.05)  # a pause after each round
         raise AssertionError("unreachable")
     finally:
         if client is None:
