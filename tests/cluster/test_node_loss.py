@@ -47,13 +47,13 @@ pytestmark = pytest.mark.cluster
 # Long enough that every pattern is still mid-way when the node dies, on a busy machine too; shortened once
 # it is dead.
 BEFORE_THE_KILL = {
-    "STATEMACHINEPAYMENTS_INITIAL_BALANCE": str(INITIAL),
+    "PATTERNS_AMOUNT_STATEMACHINEPAYMENTS_INITIAL_BALANCE": str(INITIAL),
     "PATTERNS_FAILURES_SAGAS_PAYMENT_TERMINAL": "0",
     "PATTERNS_FAILURES_SAGAS_PAYMENT_RETRYABLE": "0",
     "PATTERNS_DURATION_SAGAS_PAYMENT": "15s",  # the charge is in flight when the node dies
     "PATTERNS_DURATION_PARALLELIZEWORK_SUBTASK": "15s",  # 50 durable sleeps across the kill
     "PATTERNS_DURATION_SCHEDULINGTASKS_REMINDER": "15s",  # the second reminder's timer spans the kill
-    "PATTERNS_FAILURES_EVENTTRANSACTIONS_MODERATION_PENDING": "first:1",
+    "PATTERNS_CHANCE_EVENTTRANSACTIONS_MODERATION_PENDING": "first:1",
     "PATTERNS_DURATION_EVENTTRANSACTIONS_MODERATION_POLL": "15s",  # the first posts sleep across the kill
 }
 AFTER_THE_KILL = {
@@ -439,27 +439,31 @@ def test_eventtransactions_posts_keep_their_order_per_user_and_run_once(story: S
 # -- two of three nodes dead, then the first one back ------------------------------------------------------
 @pytest.fixture(scope="module")
 def quorum_loss(story: Story) -> dict[str, Any]:
-    """With the first victim still dead, kill the new leader too, and try calls on the last node. Then restart
-    the first victim with its data folder, and retry the calls with the same idempotency keys."""
+    """With the first victim still dead, kill the new leader too, and try payments on the last node. Then
+    restart the first victim with its data folder, and retry them with the same idempotency keys."""
     cluster, facts = story.cluster, dict[str, Any]()
     account = facts["account"] = f"acc-{uuid.uuid4().hex[:10]}"
-    path = f"/accounts/{account}/deposit"
     second = cluster.leaders()[0]
     last = facts["last"] = next(i for i in cluster.alive if i != second)
     urls = cluster.ingress_urls
-    assert call_any(urls, path, json=1, idempotency_key=f"{account}-0", first=last).status_code == 200
+    assert pay(urls, account, 0, 1, first=last).status_code == 200
     cluster.kill(second)
 
-    def attempt(send: str, key: str, amount: int) -> str:
+    def attempt(send: str, number: int, amount: int) -> str:
         try:
-            response = httpx.post(f"{urls[last]}{path}{send}", json=amount, headers={"idempotency-key": key}, timeout=3)
+            response = httpx.post(
+                f"{urls[last]}{payment_path(account, number)}{send}",
+                json={"accountId": account, "amount": amount},
+                headers={"idempotency-key": f"{account}-{number}"},
+                timeout=3,
+            )
             return f"HTTP {response.status_code}"
         except httpx.HTTPError as error:
             return type(error).__name__
 
     with ThreadPoolExecutor(2) as pool:  # at the same time: both wait out their 3 s
-        call = pool.submit(attempt, "", f"{account}-1", 10)
-        send = pool.submit(attempt, "/send", f"{account}-2", 100)
+        call = pool.submit(attempt, "", 1, 10)
+        send = pool.submit(attempt, "/send", 2, 100)
         facts["call"], facts["send"] = call.result(), send.result()
     facts["health"] = httpx.get(f"{cluster.admin_urls[last]}/health", timeout=5).status_code
 
@@ -467,20 +471,30 @@ def quorum_loss(story: Story) -> dict[str, Any]:
     cluster.restart(story.victim)  # same node name, same ports, same data folder
     facts["rejoined_in"] = time.monotonic() - started
     facts["retried"] = [
-        call_any(urls, path, json=amount, idempotency_key=key, first=story.victim).status_code
-        for key, amount in ((f"{account}-1", 10), (f"{account}-2", 100))
+        pay(urls, account, number, amount, first=story.victim).status_code for number, amount in ((1, 10), (2, 100))
     ]
     facts["balance"] = state(cluster.admin_urls[last], "accounts", account).get("balance")
     return facts
+
+
+def payment_path(account: str, number: int) -> str:
+    return f"/payments/{account}-{number}/makePayment"
+
+
+def pay(urls: list[str], account: str, number: int, amount: int, first: int = 0) -> httpx.Response:
+    """Payment `number` of `amount` from `account`, through the first ingress that answers, with an
+    idempotency key of its own (the same on every retry)."""
+    body = {"accountId": account, "amount": amount}
+    return call_any(urls, payment_path(account, number), json=body, idempotency_key=f"{account}-{number}", first=first)
 
 
 def test_with_two_of_three_nodes_dead_calls_wait_then_finish_once(quorum_loss: dict[str, Any]) -> None:
     # No majority: the call and the one-way send get no answer: no error, no wrong success.
     assert quorum_loss["call"] == "ReadTimeout" and quorum_loss["send"] == "ReadTimeout"
     assert quorum_loss["health"] == 200  # the node itself still reports healthy: health is not progress
-    # Retried with the same idempotency keys once a second node is back: each deposit landed once.
+    # Retried with the same idempotency keys once a second node is back: each payment was charged once.
     assert quorum_loss["retried"] == [200, 200]
-    assert quorum_loss["balance"] == INITIAL + 111
+    assert quorum_loss["balance"] == INITIAL - 111
 
 
 def test_the_first_killed_node_rejoins_with_its_data_folder(
@@ -491,14 +505,12 @@ def test_the_first_killed_node_rejoins_with_its_data_folder(
     # What happened while it was down is there (the story's storm, the deposits), and calls through its
     # ingress work again.
     assert story.storm.storm.states(cluster.admin_urls[victim], "payments").keys() == set(story.storm.storm.payments)
-    assert state(cluster.admin_urls[victim], "accounts", account) == {"balance": INITIAL + 111}
-    path = f"/accounts/{account}/deposit"
-    response = call_any([cluster.ingress_urls[victim]], path, json=1000, idempotency_key=f"{account}-3")
-    assert response.status_code == 200
-    assert state(cluster.admin_urls[quorum_loss["last"]], "accounts", account) == {"balance": INITIAL + 1111}
+    assert state(cluster.admin_urls[victim], "accounts", account) == {"balance": INITIAL - 111}
+    assert pay([cluster.ingress_urls[victim]], account, 3, 1000).status_code == 200
+    assert state(cluster.admin_urls[quorum_loss["last"]], "accounts", account) == {"balance": INITIAL - 1111}
     # The restate CLI works against any node that is up.
     admin = cluster.admin_urls[quorum_loss["last"]]
     env = {**os.environ, "RESTATE_ADMIN_URL": admin, "RESTATE_CLI_CONFIG_HOME": str(tmp_path)}
     cli = str(REPO_ROOT / "node_modules" / ".bin" / "restate")  # what `npx restate` runs
     done = subprocess.run([cli, "kv", "get", "accounts", account], env=env, capture_output=True, text=True)
-    assert done.returncode == 0 and f"balance  {INITIAL + 1111}" in done.stdout, done.stderr
+    assert done.returncode == 0 and f"balance  {INITIAL - 1111}" in done.stdout, done.stderr
