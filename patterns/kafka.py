@@ -22,7 +22,6 @@ import argparse
 import os
 import shutil
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from patterns.process import ManagedProcess, free_port, port_in_use
+from patterns.process import ManagedProcess, free_port, port_in_use, run_until_interrupted
 
 if TYPE_CHECKING:
     from patterns.catalogue import Pattern
@@ -242,9 +241,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.bootstrap_server:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = args.bootstrap_server
-    stopping = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         broker = KafkaBroker.from_env()
         broker.start()
@@ -254,11 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"Kafka broker (Tansu) on {broker.bootstrap}, ready in {broker.started_in:.2f}s", flush=True)
         print(f"topics: {', '.join(broker.topics)}. Ctrl-C stops it (memory storage: nothing is kept).", flush=True)
-        while not stopping.wait(0.5):
-            if broker.process is not None and not broker.process.running:
-                print(f"the broker exited with code {broker.process.returncode}")
-                return 1
-        return 0
+        assert broker.process is not None
+        return run_until_interrupted(broker.process, "the broker exited")
     finally:
         broker.stop()
 

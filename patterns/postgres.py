@@ -25,7 +25,6 @@ import os
 import pwd
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import psycopg
 from psycopg import sql
 
 from patterns import REPO_ROOT
-from patterns.process import ManagedProcess, free_port, port_in_use
+from patterns.process import ManagedProcess, free_port, port_in_use, run_until_interrupted
 from patterns.psql import find_bin_dir
 from patterns.settings import DEFAULT_DATABASE_URL, settings
 
@@ -223,9 +222,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m patterns.postgres", description=__doc__.split("\n\n")[0])
     parser.add_argument("sql_files", nargs="*", type=Path, help="SQL files to run in the database once it is up")
     args = parser.parse_args(argv)
-    stopping = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         server = PostgresServer()
         server.start()
@@ -236,11 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         server.run_sql_files(args.sql_files)
         print(f"PostgreSQL on {server.url} (data in {server.data_dir}), ready in {server.started_in:.2f}s", flush=True)
         print("Ctrl-C stops it; the data stays until `make clean`.", flush=True)
-        while not stopping.wait(0.5):
-            if server.process is not None and not server.process.running:
-                print(f"PostgreSQL exited with code {server.process.returncode}; see {server.log_path}")
-                return 1
-        return 0
+        assert server.process is not None
+        return run_until_interrupted(server.process, f"PostgreSQL (log: {server.log_path}) exited")
     finally:
         server.stop()
 

@@ -275,3 +275,16 @@ class ManagedProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def run_until_interrupted(process: ManagedProcess, exited: str) -> int:
+    """Wait (the command line of a launcher) until Ctrl-C or SIGTERM: 0; or until the child exits by itself:
+    print `exited` with its exit code and return 1. The caller stops the child."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    while not stopping.wait(0.5):
+        if not process.running:
+            print(f"{exited} with code {process.returncode}", flush=True)
+            return 1
+    return 0
