@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +17,19 @@ from patterns.localstripe import LocalStripe
 from patterns.postgres import PostgresServer
 from patterns.process import free_port
 from patterns.restate_server import ALWAYS_REPLAY, FAIL_FAST, SMALL, find_binary
-from tests.harness import ClusterRestate, DockerRestate, Logs, NativeRestate, RestateBackend, docker_engine_answers
+from patterns.serving import load
+from tests.harness import (
+    ClusterRestate,
+    Deploy,
+    Deployment,
+    DockerRestate,
+    Logs,
+    NativeRestate,
+    RestateBackend,
+    deployed,
+    docker_engine_answers,
+)
+from tests.readme import DevStack, DevStacks, shares
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,6 +65,60 @@ def _backend_choice(config: pytest.Config) -> str:
         if docker_engine_answers():
             return "docker"
         raise
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "walkthrough(env): the environment a README walkthrough wants on the shared dev stack (see dev_stack)",
+    )
+
+
+def pattern_of(item: pytest.Item | pytest.FixtureRequest) -> str:
+    """The pattern a test is about: its folder under tests/ (`tests.sagas.test_sagas` -> `sagas`)."""
+    return str(getattr(item, "module").__name__).split(".")[1]  # noqa: B009 - an Item has no declared `module`
+
+
+def is_walkthrough(item: pytest.Item) -> bool:
+    return "dev_stack" in getattr(item, "fixturenames", ())
+
+
+WALKTHROUGH = "test_readme_walkthrough"  # the name of every README walkthrough test (they use `dev_stack`)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # The scheduler below knows walkthroughs by their name, the `dev_stacks` fixture by their fixture.
+        assert is_walkthrough(item) == (item.name == WALKTHROUGH), f"{item.nodeid}: a {WALKTHROUGH} uses dev_stack"
+        if is_walkthrough(item):
+            item.add_marker(pytest.mark.timeout(300))  # the first one of a stack starts the stack
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (`make test` runs it): the tests of one module stay on one worker (their module
+    fixtures start once), the cluster tests too (one three-node cluster), and the README walkthroughs are
+    dealt out to the workers (`shares`), each share on one worker, which starts the dev stacks its
+    walkthroughs share. (pytest-xdist's `xdist_group` marks do not reach its scheduler under pytest 9.2.)"""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class ModuleScheduling(LoadScopeScheduling):
+        share_of: dict[str, int] = {}
+
+        def schedule(self) -> None:
+            if self.collection is None and self.collection_is_completed:
+                nodeids = next(iter(self.registered_collections.values()))
+                walkthroughs = [nodeid.split("/")[1] for nodeid in nodeids if nodeid.endswith(f"::{WALKTHROUGH}")]
+                self.share_of = shares(walkthroughs, len(self.nodes))
+            super().schedule()
+
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.endswith(f"::{WALKTHROUGH}"):
+                return f"walkthroughs-{self.share_of[nodeid.split('/')[1]]}"
+            if nodeid.startswith("tests/cluster/"):
+                return "tests/cluster"  # one worker starts the session's three-node cluster
+            return nodeid.split("::")[0]
+
+    return ModuleScheduling(config, log)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -102,6 +171,32 @@ def own_restate(
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def deploy(restate: RestateBackend) -> Iterator[Deploy]:
+    """Deploy a pattern's app for the rest of the test module: `deploy("sagas.app:app")` serves it in this
+    process on a free port and registers it (with force: the module under test owns its service names).
+    `env`: set in this process's environment meanwhile (the app reads its knobs there); `on`: another
+    server than the session's `restate` (e.g. `kafka_restate`)."""
+    with ExitStack() as stack:
+
+        def deploy(
+            target: str, *, env: Mapping[str, str] | None = None, on: RestateBackend | None = None
+        ) -> Deployment:
+            patch = stack.enter_context(pytest.MonkeyPatch.context())
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            return stack.enter_context(deployed(on or restate, load(target)))
+
+        yield deploy
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest, deploy: Deploy) -> Deployment:
+    """The app of the pattern under test (`tests/<pattern>/...` deploys `<pattern>.app:app`), for the module.
+    A module that needs knobs or another server overrides `deployment` with `deploy(..., env=..., on=...)`."""
+    return deploy(f"{pattern_of(request)}.app:app")
+
+
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> Logs:
     caplog.set_level(logging.INFO)
@@ -112,8 +207,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> Logs:
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
     """A local Stripe API server (localstripe) on a free 127.0.0.1 port, data in memory, for one test module.
 
-    `.api_base`, `.api_key`, `.webhook_secret`, `.service_env()`; `.register_webhook(ingress_url)` sends its
-    signed payment_intent.* webhooks to `<ingress>/payments/processWebhook`."""
+    `.api_base`, `.api_key`, `.webhook_secret`, `.service_env()`; `.register_webhook(url)` sends its signed
+    payment_intent.* webhooks to `url` (e.g. `<ingress>/payments/processWebhook`)."""
     server = LocalStripe(port=free_port())
     server.start(tmp_path_factory.mktemp("localstripe"))
     try:
@@ -206,3 +301,31 @@ def restate_cluster(
         yield cluster
     finally:
         cluster.stop()
+
+
+# -- README walkthroughs --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def dev_stacks(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[DevStacks]:
+    """The dev runner stacks the walkthroughs of this session share (`python -m patterns dev <patterns>`), with
+    the knobs of each walkthrough's `walkthrough(env=...)` mark; always replaying with --always-replay."""
+    walkthroughs: dict[str, dict[str, str]] = {}
+    for item in request.session.items:
+        if is_walkthrough(item):
+            mark = item.get_closest_marker("walkthrough")
+            walkthroughs[pattern_of(item)] = dict(mark.kwargs.get("env", {})) if mark else {}
+    env = ALWAYS_REPLAY if pytestconfig.getoption("--always-replay") else {}
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # as many shares as the scheduler deals
+    stacks = DevStacks(tmp_path_factory.mktemp("dev-stacks"), walkthroughs, env, workers)
+    try:
+        yield stacks
+    finally:
+        stacks.stop()
+
+
+@pytest.fixture
+def dev_stack(request: pytest.FixtureRequest, dev_stacks: DevStacks) -> DevStack:
+    """The shared dev stack that serves the pattern under test (`tests/<pattern>/`), focused on it: README
+    commands for localhost:9080 and :5000 reach this pattern's service and front end."""
+    return dev_stacks.stack_for(pattern_of(request))

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import io
 import re
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from patterns import REPO_ROOT
 from patterns.kafka import KafkaBroker, create_topics, subscribe, subscriptions, unsubscribe
-from patterns.process import free_port
 from patterns.produce import produce
-from tests.harness import NativeRestate, ServiceProcess, eventually, sql
-from tests.readme import DevStack
+from tests.harness import NativeRestate, ServiceProcess, eventually, sql, unique
+from tests.readme import DevStack, output_blocks
 
 # Moderation answers PENDING twice per post, then DONE; each poll waits 300 ms: about 0.7 s per post.
 KNOBS = {
@@ -32,7 +29,7 @@ UPDATED = re.compile(r"Updating the user feed for user (\S+) with post (\S+)$")
 
 @pytest.fixture(scope="module")
 def topic(kafka: KafkaBroker) -> str:
-    name = f"social-media-posts-{uuid.uuid4().hex[:8]}"
+    name = unique("social-media-posts")
     create_topics(kafka.bootstrap, [name])  # one partition, as upstream: every user's posts share it
     return name
 
@@ -91,14 +88,10 @@ def wait_until_updated(feed: ServiceProcess, users: set[str], posts: int, timeou
     return eventually(check, timeout=timeout)
 
 
-def new_user(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
 def test_posts_of_one_user_are_processed_one_after_another_in_offset_order(
     feed: ServiceProcess, kafka: KafkaBroker, topic: str
 ) -> None:
-    user = new_user("userid1")
+    user = unique("userid1")
     posts = [(user, f"Post number {n}") for n in range(1, 4)]
     send(kafka, topic, posts)
 
@@ -114,7 +107,7 @@ def test_posts_of_one_user_are_processed_one_after_another_in_offset_order(
 def test_a_slow_user_does_not_block_the_posts_of_another_user(
     feed: ServiceProcess, kafka: KafkaBroker, topic: str
 ) -> None:
-    busy, other = new_user("userid1"), new_user("userid2")
+    busy, other = unique("userid1"), unique("userid2")
     # One partition: the other user's post is behind three of the busy user's posts in the topic.
     send(kafka, topic, [(busy, "first"), (busy, "second"), (busy, "third"), (other, "only")])
 
@@ -130,7 +123,7 @@ def test_a_slow_user_does_not_block_the_posts_of_another_user(
 def test_each_post_is_created_once_when_the_service_crashes_during_moderation(
     feed: ServiceProcess, kafka: KafkaBroker, topic: str
 ) -> None:
-    user = new_user("userid1")
+    user = unique("userid1")
     send(kafka, topic, [(user, "Hi! This is my first post!")])
 
     def pending_post() -> str:
@@ -161,7 +154,7 @@ def test_every_post_is_processed_once_across_a_restate_server_restart(
     if request.config.getoption("--restate-nodes") > 1:  # every node's consumer leaves and rejoins the group
         reason = "Tansu may keep a member of the previous generation as group leader: the group never rebalances"
         request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
-    users = [new_user(f"user{n}") for n in range(3)]
+    users = [unique(f"user{n}") for n in range(3)]
     before = [(user, f"before {n}") for n in range(2) for user in users]
     after = [(user, f"after {n}") for n in range(2) for user in users]
     send(kafka, topic, before)
@@ -190,7 +183,7 @@ def test_every_post_is_processed_once_across_a_restate_server_restart(
 
 
 def test_a_malformed_post_gets_a_400_and_is_not_processed(feed: ServiceProcess, kafka_restate: NativeRestate) -> None:
-    user = new_user("userid1")
+    user = unique("userid1")
     response = httpx.post(
         f"{kafka_restate.ingress_url}/userFeed/{user}/processPost", json={"content": "no metadata"}, timeout=30
     )
@@ -199,30 +192,27 @@ def test_a_malformed_post_gets_a_400_and_is_not_processed(feed: ServiceProcess, 
     assert feed.count(f"for user {user}") == 0
 
 
+@pytest.mark.walkthrough(env={**KNOBS, "PATTERNS_DURATION_EVENTTRANSACTIONS_MODERATION_POLL": "500ms"})
 @pytest.mark.slow
-def test_readme_walkthrough(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
     """`python -m patterns dev eventtransactions` starts the broker and creates the subscription; the README,
     run step by step as a reader would (so with its own subscription curl), processes the three posts."""
-    if pytestconfig.getoption("--always-replay"):
-        pytest.skip("the walkthrough runs its own dev stack, the same in both passes: run in the normal pass only")
-    env = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}", **KNOBS}
-    env["PATTERNS_DURATION_EVENTTRANSACTIONS_MODERATION_POLL"] = "500ms"
-    with DevStack(["eventtransactions"], tmp_path, env=env) as stack:
-        assert any("(created)" in line and "userFeed/processPost" in line for line in stack.lines)
-        admin = f"http://{stack.port_map[9070]}"
-        # The README's step 5 creates the subscription the dev runner made: remove the runner's first.
-        for subscription in subscriptions(admin, "social-media-posts"):
-            unsubscribe(admin, subscription.id)
+    assert any("(created)" in line and "userFeed/processPost" in line for line in dev_stack.lines)
+    admin = f"http://{dev_stack.port_map[9070]}"
+    # The README's step 5 creates the subscription the dev runner made: remove the runner's first.
+    for subscription in subscriptions(admin, "social-media-posts"):
+        unsubscribe(admin, subscription.id)
 
-        assert stack.run_walkthrough(REPO_ROOT / "eventtransactions" / "README.md") == (5, 1)
+    readme = REPO_ROOT / "eventtransactions" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
 
-        def feed_updates() -> list[str]:
-            log = stack.log("eventtransactions")
-            assert sum("Updating the user feed" in line for line in log) == 3
-            return log
+    def feed_updates() -> list[str]:
+        log = dev_stack.log("eventtransactions")
+        assert sum("Updating the user feed" in line for line in log) == 3
+        return log
 
-        log = eventually(feed_updates, timeout=30, interval=0.2)
-        assert len(subscriptions(admin, "social-media-posts")) == 1  # the README's, no duplicate
+    log = eventually(feed_updates, timeout=30, interval=0.2)
+    assert len(subscriptions(admin, "social-media-posts")) == 1  # the README's, no duplicate
 
     def at(pattern: str) -> int:
         matches = [i for i, line in enumerate(log) if re.search(pattern, line)]
