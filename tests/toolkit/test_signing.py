@@ -5,7 +5,9 @@ A by-hand run without the key serves unsigned requests, as before, and only on 1
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,10 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from patterns import REPO_ROOT
 from patterns.process import ManagedProcess, free_port, http_ok
 from patterns.registration import register
-from patterns.signing import KEYS_ENV, base58, public_key
+from patterns.restate_server import SMALL, find_binary
+from patterns.signing import KEY_FILE, KEYS_ENV, base58, public_key
 from tests.harness import ClusterRestate, NativeRestate, RestateBackend, ServiceProcess, deployed
+from tests.readme import steps
 
 # What anyone who reaches a service port could send: a protocol frame for a handler, and a discovery request.
 UNSIGNED = [("POST", "/invoke/product/reserve"), ("GET", "/discover")]
@@ -105,3 +110,54 @@ def test_a_by_hand_run_without_the_key_serves_unsigned_requests_on_127_0_0_1_onl
         manifest = httpx.get(f"{url}/discover", headers=HEADERS, timeout=10).json()
         assert [service["name"] for service in manifest["services"]] == ["product"]
         assert unsigned_statuses(url) == [500, 200]  # the frame reaches the SDK (which refuses it as malformed)
+
+
+def test_the_readme_by_hand_lines_start_a_signing_server_and_a_verifying_pattern(tmp_path: Path) -> None:
+    """The README's "Signed requests" lines, as typed from the repository root: `python -m patterns identity-key`,
+    then its `shell start` lines. `npx restate-server` is the same binary run directly (so that it is stopped by
+    its PID), with its data and ports moved by restate-server's own environment variables."""
+    readme = steps(REPO_ROOT / "README.md")
+    index = next(i for i, step in enumerate(readme) if step.commands == ("python -m patterns identity-key",))
+    server_line, service_line = readme[index + 1].commands
+    assert readme[index + 1].start and "npx restate-server" in server_line and "python -m durablerpc" in service_line
+    python_first = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    printed = subprocess.run(
+        ["bash", "-c", readme[index].commands[0]],
+        cwd=REPO_ROOT,
+        env={**os.environ, **python_first},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    assert printed == public_key(REPO_ROOT / ".restate" / KEY_FILE)
+
+    ingress, admin, node, port = free_port(), free_port(), free_port(), free_port()
+    server = ManagedProcess(
+        "restate-server",
+        ["bash", "-c", "exec env " + server_line.replace("npx restate-server", f"{find_binary()} --no-logo")],
+        env={
+            **SMALL,
+            "RESTATE_BASE_DIR": str(tmp_path),
+            "RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{ingress}",
+            "RESTATE_ADMIN__BIND_ADDRESS": f"127.0.0.1:{admin}",
+            "RESTATE_BIND_ADDRESS": f"127.0.0.1:{node}",
+            "RESTATE_LISTEN_MODE": "tcp",
+        },
+        log=tmp_path / "restate-server.log",
+        ready=lambda: (
+            http_ok(f"http://127.0.0.1:{admin}/health") and http_ok(f"http://127.0.0.1:{ingress}/restate/health")
+        ),
+    )
+    service = ManagedProcess(
+        "durablerpc",
+        ["bash", "-c", "exec env " + service_line],
+        env={**python_first, "SERVICE_PORT": str(port), KEYS_ENV: "not set by the test"},  # the line sets it
+        ready=lambda: http_ok(f"http://127.0.0.1:{port}/health"),
+    )
+    with server, service:
+        assert f'kid: "{printed}"' in (tmp_path / "restate-server.log").read_text()
+        assert register(f"http://127.0.0.1:{admin}", f"http://127.0.0.1:{port}") == ["product"]
+        product = f"readme-{time.monotonic_ns()}"
+        assert httpx.post(f"http://127.0.0.1:{ingress}/product/{product}/reserve", timeout=30).json() is True
+        assert unsigned_statuses(f"http://127.0.0.1:{port}") == [401, 401]
