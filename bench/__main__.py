@@ -31,6 +31,7 @@ import httpx
 from patterns import REPO_ROOT
 from patterns.process import ManagedProcess, free_port, port_in_use
 from patterns.restate_server import SMALL, RestateServer
+from patterns.signing import KEYS_ENV
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         Side(
             f"python-{name}",
             [sys.executable, "-m", "bench.serve_python"],
-            {"PATTERNS_SERVER": name},
+            {"PATTERNS_SERVER": name, KEYS_ENV: ""},  # unsigned, as the JS side (the server here does not sign)
             args.python_http11,
         )
         for name in args.python_servers

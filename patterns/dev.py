@@ -4,6 +4,9 @@ Starts restate-server (data in `.restate/`), serves every pattern (or the ones n
 `python -m <pattern>` on its own port from 9080 up, and its front end (`python -m <pattern>.api`) from
 5000 up, registers every deployment, prints what to call, and stops everything on Ctrl-C.
 
+Requests are signed: restate-server (every node of a cluster) signs with `.restate/request-identity.pem`
+(created on first start, `patterns.signing`), and every pattern answers 401 to anything it did not sign.
+
 With `--nodes 3`: a three-node Restate cluster (`patterns.cluster`, replication 2, data in
 `.restate/cluster-3/`) instead of one server. Node 1 keeps the ports 8080/9070/5122, node 2 takes the next
 ones (8081/9071/5123) and so on; patterns and front ends talk to node 1, any node's ingress works.
@@ -20,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from patterns import REPO_ROOT
+from patterns import REPO_ROOT, signing
 from patterns.catalogue import Collision, Pattern, load_patterns, pattern_names, resolve_collisions
 from patterns.cluster import RestateCluster
 from patterns.examples import example_curl
@@ -99,6 +102,9 @@ class Runner:
 
         if self.args.fresh and self.args.base_dir.exists():
             shutil.rmtree(self.args.base_dir)
+        self.key = signing.ensure_key(self.args.base_dir / signing.KEY_FILE)
+        for node in self.nodes:
+            node.settings = {**node.settings, **signing.server_settings(self.key)}
         say("==> reading the service definitions")
         kept, left_out = resolve_collisions(load_patterns(self.args.patterns or all_names))
         if left_out and self.args.patterns:
@@ -151,6 +157,7 @@ class Runner:
         ports in use: the first pattern gets 9080 as in its README, the same patterns get the same ports."""
         env = {
             **{key: value for extra in self.extras for key, value in extra.service_env().items()},
+            **signing.service_env(self.key),
             "RESTATE_INGRESS_URL": self.server.ingress_url,
             "RESTATE_ADMIN_URL": self.server.admin_url,
             "SERVICE_HOST": "127.0.0.1",

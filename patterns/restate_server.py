@@ -6,6 +6,8 @@
 The binary is looked up in this order: $RESTATE_SERVER_BIN, the npm install in this repository
 (`node_modules/@restatedev/restate-server-<os>-<arch>/bin/restate-server`), then `restate-server` on PATH.
 The server is a `patterns.process.ManagedProcess`: own session, stopped by its PID (SIGTERM, then SIGKILL).
+To sign every request to the services: `settings=patterns.signing.server_settings(key)` (on a cluster, the
+same settings go to every node).
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ Shutdown, in both:
   would wait for them (granian kills its worker after 5 s). On stop, every request still reading its
   input is told that the input ended, as restate-server itself does after its inactivity timeout: the
   SDK suspends those invocations, and restate-server resumes them from their journal on the next start.
+
+Signed requests: with PATTERNS_IDENTITY_KEYS set, a Restate endpoint answers only requests signed by
+restate-server (`patterns.signing`), 401 to anything else; FastAPI front ends are served as they are.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from restate.server import install_shutdown_hook
 
 from patterns.process import die_with_parent, wait_http_ok
 from patterns.settings import settings
+from patterns.signing import verifying
 
 LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] - %(message)s"
 END_OF_INPUT = {"type": "http.request", "body": b"", "more_body": False}
@@ -75,6 +79,14 @@ def without_lifespan(app: Any) -> Any:
                 return
 
     return wrapped
+
+
+def served_app(app: Any) -> Any:
+    """What the servers run for `app`: a Restate endpoint answers lifespan events and, when PATTERNS_IDENTITY_KEYS
+    is set, only signed requests; any other app (a FastAPI front end) as it is."""
+    if getattr(app, "__module__", None) != "restate.server":
+        return app
+    return verifying(without_lifespan(app), settings().identity_keys)
 
 
 class SuspendOnStop:
@@ -146,7 +158,7 @@ async def serve_async(app: Any, host: str, port: int, stop: asyncio.Event | None
         # Outside the main thread signals cannot be handled: the caller stops us through `stop`.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             install_shutdown_hook(loop, stop.set, signum)
-    served = SuspendOnStop(without_lifespan(app))
+    served = SuspendOnStop(served_app(app))
 
     async def shutdown_trigger() -> None:
         await stop.wait()
@@ -156,7 +168,7 @@ async def serve_async(app: Any, host: str, port: int, stop: asyncio.Event | None
 
 
 def serve(target: str, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve the ASGI app `target` (module:attribute) on SERVICE_HOST:SERVICE_PORT (default 0.0.0.0:9080)
+    """Serve the ASGI app `target` (module:attribute) on SERVICE_HOST:SERVICE_PORT (default 127.0.0.1:9080)
     until Ctrl-C or SIGTERM, with granian, or with hypercorn when PATTERNS_SERVER=hypercorn."""
     configure_logging()
     current = settings()
@@ -193,7 +205,7 @@ def serve_granian(target: str, host: str, port: int) -> None:
 def granian_worker_app(target: str) -> Any:
     """Runs in granian's worker process: the app, made to follow its parent in life and in shutdown."""
     die_with_parent(signal.SIGKILL)  # a SIGKILL of `python -m <pattern>` takes the worker along
-    served = SuspendOnStop(without_lifespan(load(target)))
+    served = SuspendOnStop(served_app(load(target)))
     hooked = False
 
     def stop() -> None:  # on SIGTERM: end the input of waiting requests, and stop granian through SIGINT

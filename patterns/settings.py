@@ -4,11 +4,12 @@
 |-----------------------|-------------------------|-----------------------------------------|
 | RESTATE_INGRESS_URL   | http://localhost:8080   | clients and front ends calling Restate  |
 | RESTATE_ADMIN_URL     | http://localhost:9070   | registration (the `restate` CLI too)    |
-| SERVICE_HOST          | 0.0.0.0                 | `python -m <pattern>` (as upstream)     |
+| SERVICE_HOST          | 127.0.0.1               | `python -m <pattern>` (0.0.0.0: reachable from containers) |
 | SERVICE_PORT          | 9080                    | `python -m <pattern>`                   |
-| API_HOST              | 0.0.0.0                 | FastAPI front ends (`python -m <pattern>.api`) |
+| API_HOST              | 127.0.0.1               | FastAPI front ends (`python -m <pattern>.api`) |
 | API_PORT              | 5000                    | FastAPI front ends                      |
 | DATABASE_URL          | postgres://restatedb:restatedb@localhost:5432/exampledb | the database pattern |
+| PATTERNS_IDENTITY_KEYS | (none: no check)       | services: signed requests only (`patterns.signing`) |
 
 Values are read on every call, so tests and the dev runner can set them per process.
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+from patterns.signing import KEYS_ENV, parse_keys
 
 DEFAULT_INGRESS_URL = "http://localhost:8080"
 DEFAULT_ADMIN_URL = "http://localhost:9070"
@@ -47,17 +50,19 @@ class Settings:
     api_host: str
     api_port: int
     database_url: str
+    identity_keys: tuple[str, ...]
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             ingress_url=os.environ.get("RESTATE_INGRESS_URL", DEFAULT_INGRESS_URL).rstrip("/"),
             admin_url=os.environ.get("RESTATE_ADMIN_URL", DEFAULT_ADMIN_URL).rstrip("/"),
-            service_host=os.environ.get("SERVICE_HOST", "0.0.0.0"),
+            service_host=os.environ.get("SERVICE_HOST", "127.0.0.1"),
             service_port=_port("SERVICE_PORT", DEFAULT_SERVICE_PORT),
-            api_host=os.environ.get("API_HOST", "0.0.0.0"),
+            api_host=os.environ.get("API_HOST", "127.0.0.1"),
             api_port=_port("API_PORT", DEFAULT_API_PORT),
             database_url=os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
+            identity_keys=parse_keys(os.environ.get(KEYS_ENV, "")),
         )
 
 

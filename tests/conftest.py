@@ -1,4 +1,5 @@
-"""Session fixtures: one Restate server for the whole run, per-test log capture."""
+"""Session fixtures: one Restate server for the whole run, per-test log capture. Requests are signed throughout:
+every restate-server of the tests signs with one key, every service the tests serve verifies it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from patterns.postgres import PostgresServer
 from patterns.process import free_port
 from patterns.restate_server import ALWAYS_REPLAY, FAIL_FAST, SMALL, find_binary
 from patterns.serving import load
+from patterns.signing import KEY_FILE, KEYS_ENV, ensure_key, server_settings, service_env
 from tests.harness import (
     ClusterRestate,
     Deploy,
@@ -133,10 +135,27 @@ def native_restate(config: pytest.Config, base_dir: Path, settings: dict[str, st
     return ClusterRestate(base_dir, settings, nodes) if nodes > 1 else NativeRestate(base_dir, settings)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def identity_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run's request-signing key (`patterns.signing`): the servers of `restate_settings` sign with it, and
+    PATTERNS_IDENTITY_KEYS in this process's environment makes every service served here (BackgroundServer) or
+    started from here (ServiceProcess, `python -m <pattern>`) answer 401 to anything else."""
+    key = ensure_key(tmp_path_factory.mktemp("identity") / KEY_FILE)
+    previous = os.environ.get(KEYS_ENV)
+    os.environ.update(service_env(key))
+    try:
+        yield key
+    finally:
+        if previous is None:
+            os.environ.pop(KEYS_ENV, None)
+        else:
+            os.environ[KEYS_ENV] = previous
+
+
 @pytest.fixture(scope="session")
-def restate_settings(pytestconfig: pytest.Config) -> dict[str, str]:
-    """Server settings for tests: small, failing fast instead of retrying for minutes."""
-    settings = {**SMALL, **FAIL_FAST}
+def restate_settings(pytestconfig: pytest.Config, identity_key: Path) -> dict[str, str]:
+    """Server settings for tests: small, failing fast instead of retrying for minutes, signing every request."""
+    settings = {**SMALL, **FAIL_FAST, **server_settings(identity_key)}
     if pytestconfig.getoption("--always-replay"):
         settings.update(ALWAYS_REPLAY)
     return settings

@@ -21,6 +21,7 @@ from patterns.process import ManagedProcess, ProcessExited, free_port, http_ok
 from patterns.registration import register
 from patterns.restate_server import RestateServer
 from patterns.serving import BackgroundServer
+from patterns.signing import SERVER_KEY_ENV
 
 T = TypeVar("T")
 
@@ -119,6 +120,9 @@ class DockerRestate:
         container = DockerContainer(self.image).with_exposed_ports(8080, 9070)
         container = container.with_kwargs(extra_hosts={"host.docker.internal": "host-gateway"})
         for key, value in settings.items():
+            if key == SERVER_KEY_ENV:  # the signing key, from the host into the container
+                container = container.with_volume_mapping(value, "/request-identity.pem")
+                value = "/request-identity.pem"
             container = container.with_env(key, value)
         self.container = container.start()
         wait_for_logs(self.container, "Ingress HTTP listening", timeout=60)

@@ -14,7 +14,7 @@ from patterns import REPO_ROOT
 from patterns.cluster import FAST_RECOVERY
 from patterns.process import ProcessExited, port_in_use
 from patterns.restate_server import SMALL
-from tests.readme import DevStack
+from tests.readme import DevStack, output_blocks
 from tests.toolkit.test_dev_runner import alive
 
 pytestmark = pytest.mark.cluster
@@ -44,7 +44,7 @@ def test_dev_runner_on_three_nodes_serves_the_readme_cluster_walkthrough(tmp_pat
             assert any(line in printed for printed in stack.lines), line
 
         commands, checked = stack.run_walkthrough(REPO_ROOT / "README.md")
-        assert (commands, checked) == (5, 3)
+        assert (commands, checked) == (8, 4)
 
         os.kill(pids["n3"], signal.SIGKILL)  # a crash: reported, and the runner goes on with the others
         stack.wait_for("!!! n3 exited", timeout=10)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ import pytest
 from patterns.catalogue import Pattern, load_patterns
 from patterns.postgres import PostgresServer
 from patterns.restate_server import ALWAYS_REPLAY, SMALL
+from patterns.signing import server_settings
 from tests.harness import NativeRestate, ServiceProcess, deployed, eventually
 from tests.hostile import relay
 
@@ -31,10 +33,12 @@ PACE = {"PATTERNS_TIME_SCALE": "0.001", "PATTERNS_FAILURES": "0"}
 
 
 @pytest.fixture(scope="module")
-def hostile_restate(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeRestate]:
+def hostile_restate(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory, identity_key: Path
+) -> Iterator[NativeRestate]:
     """Default retry policy (no fail-fast kill): an invocation that keeps failing stays visible as
-    `backing-off` instead of ending as a 500."""
-    settings = dict(SMALL)
+    `backing-off` instead of ending as a 500. Signing, as every server of the tests."""
+    settings = {**SMALL, **server_settings(identity_key)}
     if pytestconfig.getoption("--always-replay"):
         settings.update(ALWAYS_REPLAY)
     server = NativeRestate(tmp_path_factory.mktemp("restate-hostile"), settings)

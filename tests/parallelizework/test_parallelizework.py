@@ -12,6 +12,7 @@ import pytest
 
 from patterns import REPO_ROOT
 from patterns.restate_server import FAIL_FAST, SMALL
+from patterns.signing import server_settings
 from tests.harness import Deployment, Logs, NativeRestate, ServiceProcess, eventually, sql
 from tests.readme import DevStack, output_blocks
 
@@ -79,10 +80,16 @@ def test_bad_task_gets_400(deployment: Deployment, body: Any) -> None:
 
 
 @pytest.fixture
-def patient_restate(tmp_path: Path) -> Iterator[NativeRestate]:
+def patient_restate(tmp_path: Path, identity_key: Path) -> Iterator[NativeRestate]:
     """A private server that keeps retrying while the service is down (the shared one gives up after ~2 s,
     which a process restart on a busy machine can exceed)."""
-    server = NativeRestate(tmp_path, {**SMALL, **FAIL_FAST, "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "200"})
+    patient = {
+        **SMALL,
+        **FAIL_FAST,
+        **server_settings(identity_key),
+        "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "200",
+    }
+    server = NativeRestate(tmp_path, patient)
     try:
         yield server
     finally:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from patterns import REPO_ROOT
 from patterns.process import port_in_use
+from patterns.signing import KEY_FILE
 from tests.readme import DevStack, output_blocks
+from tests.toolkit.test_signing import unsigned_statuses
 
 
 def alive(pid: int) -> bool:
@@ -35,6 +37,9 @@ def test_dev_runner_serves_the_readme_walkthrough_and_stops_everything(tmp_path:
 
         readme = REPO_ROOT / "durablerpc" / "README.md"
         assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+        # restate-server signs with the key the runner created; the service refuses what it did not sign.
+        assert unsigned_statuses(f"http://127.0.0.1:{stack.ports['service']}") == [401, 401]
+        assert oct((tmp_path / "data" / KEY_FILE).stat().st_mode & 0o777) == "0o600"
 
         # The service's log (streamed by the runner) shows one reservation and one refusal of product1.
         service_log = stack.log("durablerpc")
