@@ -16,7 +16,7 @@ Shutdown, in both:
   cannot reach, the hook hands the stop on as SIGINT, which granian handles the same way and the SDK
   leaves alone.
 - Invocations waiting on a timer, a promise or a call keep their HTTP/2 stream open, and the server
-  would wait for them (granian kills its worker after 5 s). On stop, every request still reading its
+  would wait for them (granian kills a worker that has not stopped after 15 s). On stop, every request still reading its
   input is told that the input ended, as restate-server itself does after its inactivity timeout: the
   SDK suspends those invocations, and restate-server resumes them from their journal on the next start.
 """
@@ -186,7 +186,9 @@ def serve_granian(target: str, host: str, port: int) -> None:
         http=HTTPModes.auto,  # HTTP/1.1, and HTTP/2 with prior knowledge
         websockets=False,
         log_level=LogLevels.warning,
-        workers_kill_timeout=5,  # a worker that does not stop in time is killed
+        # A worker that does not stop in time is killed. Stopping takes a worker 0.4-3 s of a loaded 2-core
+        # machine; `make dev` stops all of them at once, so granian's 5 s default was too short there.
+        workers_kill_timeout=15,
     ).serve(target_loader=granian_worker_app)  # called with `target`, in the worker
 
 
