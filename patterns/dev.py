@@ -47,7 +47,7 @@ def child(label: str, module: str, env: dict[str, str], ready_url: str) -> Manag
         on_line=lambda line: say(f"{label:>22} | {line}"),
         keep_lines=20,
         ready=lambda: http_ok(ready_url),
-        stop_timeout=20,  # more than granian's grace time for its worker (patterns.serving)
+        stop_timeout=20,  # then SIGKILL, and granian's worker follows (patterns.serving)
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from patterns.catalogue import Pattern, load_patterns, pattern_names, resolve_collisions
 from patterns.examples import example_curl, example_value, examples
@@ -56,7 +57,8 @@ def test_example_curl_lines() -> None:
     assert example_curl("localhost:8080", product, product.handlers[0]) == (
         "curl -X POST localhost:8080/product/key1/reserve"
     )
-    schema = {
+    flight_required = ["flightId"]
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {"flights": {"$ref": "#/$defs/Flight"}, "note": {"type": "string"}},
         "required": ["flights"],
@@ -64,7 +66,7 @@ def test_example_curl_lines() -> None:
             "Flight": {
                 "type": "object",
                 "properties": {"flightId": {"type": "string", "examples": ["f1"]}, "seats": {"type": "integer"}},
-                "required": ["flightId"],
+                "required": flight_required,
             }
         },
     }
@@ -73,7 +75,7 @@ def test_example_curl_lines() -> None:
     assert example_curl("localhost:8080", worker, worker.handlers[0]) == (
         """curl localhost:8080/worker/run --json '{"flights":{"flightId":"f1"}}'"""
     )
-    schema["$defs"]["Flight"]["required"].append("seats")  # a required field without an example
+    flight_required.append("seats")  # a required field without an example
     assert example_curl("localhost:8080", worker, worker.handlers[0]).startswith("(no example here")
     assert example_value({"anyOf": [{"type": "null"}, {"type": "boolean"}]}) is True
     internal = service("idempotency", Handler("expireIdempotencyKey", None, {"type": "string"}, ingress_private=True))
