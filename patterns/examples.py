@@ -3,8 +3,9 @@
 An example is a call a reader can paste and that works on a fresh stack, so it comes from what is already
 proven to work: the pattern's README walkthrough (its ```shell blocks, which the walkthrough tests run in
 order), else an example declared on the handler's input model (`Field(examples=[...])` on its fields, or
-`json_schema_extra={"examples": [...]}`: the discovery manifest carries them). Calls the README shows failing on purpose (its output block shows
-`"code":4xx/5xx`) are no examples. A handler with neither gets a pointer to the README instead of a guess.
+`json_schema_extra={"examples": [...]}`: the discovery manifest carries them). Calls the README shows
+failing on purpose (its output block shows `"code":4xx/5xx`) are no examples. A handler with neither gets
+a pointer to the README instead of a guess.
 
 The Markdown block reader lives here too (`blocks`): `tests/readme.py` runs the walkthroughs with it.
 """
