@@ -22,7 +22,7 @@ class Item(RootModel[Any]):
 
 
 class Batch(CamelModel):
-    items: list[JsonValue] = Field(min_length=1)  # never an empty batch
+    items: list[JsonValue] = Field(min_length=1, examples=[[123, 456]])  # never an empty batch
 
 
 batcher = VirtualObject("batcher", invocation_context_managers=[bad_input_is_400])

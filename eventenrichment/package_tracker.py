@@ -8,8 +8,8 @@ from patterns.wire import CamelModel, NoInput, bad_input_is_400
 
 
 class LocationUpdate(CamelModel):
-    timestamp: str
-    location: str
+    timestamp: str = Field(examples=["2024-10-10 13:00"])
+    location: str = Field(examples=["Pinetree Road 5, Paris"])
 
 
 class PackageInfo(CamelModel):

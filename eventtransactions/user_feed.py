@@ -1,6 +1,7 @@
 """The user feed: a virtual object keyed by user id, fed by the `social-media-posts` Kafka topic."""
 
 import restate
+from pydantic import Field
 from restate import ObjectContext, VirtualObject
 
 from eventtransactions.stubs import MODERATION_POLL_INTERVAL, create_post, get_post_status, update_user_feed
@@ -10,8 +11,8 @@ logger = restate.getLogger(__name__)
 
 
 class SocialMediaPost(CamelModel):
-    content: str
-    metadata: str
+    content: str = Field(examples=["Hi! This is my first post!"])
+    metadata: str = Field(examples=["public"])
 
 
 # A malformed post gets a 400 (through Kafka, the record is skipped and the next one processed).

@@ -1,8 +1,8 @@
 """Parallelizing work: fan-out / fan-in.
 
-                     ┌──► worker/runSubtask("a") ──┐
-    worker/run("a,b,c") ──► worker/runSubtask("b") ──┼──► "a: DONE,b: DONE,c: DONE"
-                     └──► worker/runSubtask("c") ──┘
+                          split task  ┌──► worker/runSubtask("a") ──┐  gather
+    worker/run("a,b,c") ──────────────┼──► worker/runSubtask("b") ──┼────────► "a: DONE,b: DONE,c: DONE"
+                                      └──► worker/runSubtask("c") ──┘
 
 Each subtask is its own durable invocation: Restate runs them in parallel, and after a crash a finished
 subtask is not run again; the aggregating invocation picks up the results from its journal.

@@ -2,7 +2,8 @@
 
 Starts restate-server (data in `.restate/`), serves every pattern (or the ones named) with
 `python -m <pattern>` on its own port from 9080 up, and its front end (`python -m <pattern>.api`) from
-5000 up, registers every deployment, prints what to call, and stops everything on Ctrl-C.
+5000 up, registers every deployment, prints what to call (an example call per handler, from the pattern's
+README: `patterns.examples`) and where the Restate UI is, and stops everything on Ctrl-C.
 
 Requests are signed: restate-server (every node of a cluster) signs with `.restate/request-identity.pem`
 (created on first start, `patterns.signing`), and every pattern answers 401 to anything it did not sign.
@@ -26,7 +27,7 @@ from pathlib import Path
 from patterns import REPO_ROOT, signing
 from patterns.catalogue import Collision, Pattern, load_patterns, pattern_names, resolve_collisions
 from patterns.cluster import RestateCluster
-from patterns.examples import example_curl
+from patterns.examples import examples
 from patterns.extras import EXTRAS, Extra
 from patterns.process import ManagedProcess, http_ok, port_in_use
 from patterns.registration import register
@@ -49,7 +50,7 @@ def child(label: str, module: str, env: dict[str, str], ready_url: str) -> Manag
         on_line=lambda line: say(f"{label:>22} | {line}"),
         keep_lines=20,
         ready=lambda: http_ok(ready_url),
-        stop_timeout=10,
+        stop_timeout=20,  # then SIGKILL, and granian's worker follows (patterns.serving)
     )
 
 
@@ -184,9 +185,8 @@ class Runner:
         ingress = f"localhost:{self.server.ingress_port}"
         rows = [("PATTERN", "SERVICE", "HANDLER", "EXAMPLE")]
         for pattern in kept:
-            for service in pattern.services:
-                for handler in service.handlers:
-                    rows.append((pattern.name, service.name, handler.name, example_curl(ingress, service, handler)))
+            for service, handler, example in examples(pattern.path, pattern.services, ingress):
+                rows.append((pattern.name, service.name, handler.name, example))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         say()
         for row in rows:
@@ -204,8 +204,9 @@ class Runner:
                     f"  left out {c.pattern}: service {', '.join(c.services)} is taken by {c.taken_by}. "
                     f"Start it alone: make dev PATTERNS={c.pattern}"
                 )
+        say()
+        say(f"  Restate UI: http://localhost:{self.server.admin_port}/ui/  (invocations, their journals, state)")
         if self.server.admin_port != 9070:
-            say()
             say(f"  for the restate CLI: export RESTATE_ADMIN_URL={self.server.admin_url}")
         if self.cluster is not None:
             say()

@@ -16,9 +16,9 @@ Shutdown, in both:
   cannot reach, the hook hands the stop on as SIGINT, which granian handles the same way and the SDK
   leaves alone.
 - Invocations waiting on a timer, a promise or a call keep their HTTP/2 stream open, and the server
-  would wait for them (granian kills its worker after 5 s). On stop, every request still reading its
-  input is told that the input ended, as restate-server itself does after its inactivity timeout: the
-  SDK suspends those invocations, and restate-server resumes them from their journal on the next start.
+  would wait for them. On stop, every request still reading its input is told that the input ended, as
+  restate-server itself does after its inactivity timeout: the SDK suspends those invocations, and
+  restate-server resumes them from their journal on the next start.
 
 Signed requests: with PATTERNS_IDENTITY_KEYS set, a Restate endpoint answers only requests signed by
 restate-server (`patterns.signing`), 401 to anything else; FastAPI front ends are served as they are.
@@ -198,7 +198,12 @@ def serve_granian(target: str, host: str, port: int) -> None:
         http=HTTPModes.auto,  # HTTP/1.1, and HTTP/2 with prior knowledge
         websockets=False,
         log_level=LogLevels.warning,
-        workers_kill_timeout=5,  # a worker that does not stop in time is killed
+        # No kill timer: granian's races with its own watcher thread, which reaps the worker the moment it
+        # exits; under load the timer then finds the worker "alive" at once and logs "Killing worker-1 after
+        # it refused to gracefully stop" for a worker that did stop. A worker that would hang is still
+        # bounded: whoever stops this process SIGKILLs it after a grace time, and the worker follows
+        # (die_with_parent).
+        workers_kill_timeout=None,
     ).serve(target_loader=granian_worker_app)  # called with `target`, in the worker
 
 

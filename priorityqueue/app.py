@@ -4,7 +4,7 @@ myService/expensiveMethod ──push(ticket, priority)──► queue/<name>  st
           │  waits on its ticket (awakeable)               │ tick: resolve the tickets of the
           │◄───────────────── resolved ────────────────────┘ most urgent items while slots are free
           ▼
-    expensive operation (ctx.run) ──done()──► queue frees the slot, admits the next item
+    expensive operation (ctx.run) ──done(ticket)──► queue frees the slot, admits the next item
     (cancelled while waiting ──drop(ticket)──► queue forgets the item)
 """
 

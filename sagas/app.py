@@ -5,7 +5,7 @@
       ├─ cars/reserve     ──► push "cancel car"
       ├─ push "refund payment <paymentId>"              (idempotency key: pushed *before* the charge)
       ├─ charge payment <paymentId>   ✗ terminal error ──► run the stack in reverse:
-      │                                                     refund, cancel car, cancel flight; then fail
+      │        (a transient error is retried by Restate)     refund, cancel car, cancel flight; then fail
       ├─ flights/confirm
       └─ cars/confirm
 

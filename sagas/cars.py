@@ -1,6 +1,7 @@
 """The car rental service: reserve, then confirm or cancel (two-phase)."""
 
 import restate
+from pydantic import Field
 from restate import Context, Service
 
 from patterns.wire import CamelModel, bad_input_is_400
@@ -9,8 +10,8 @@ logger = restate.getLogger(__name__)
 
 
 class CarRequest(CamelModel):
-    pickup_location: str
-    rental_date: str
+    pickup_location: str = Field(examples=["Airport"])
+    rental_date: str = Field(examples=["2024-12-16"])
 
 
 class CarBooking(CamelModel):

@@ -1,6 +1,7 @@
 """The flight reservation service: reserve, then confirm or cancel (two-phase)."""
 
 import restate
+from pydantic import Field
 from restate import Context, Service
 
 from patterns.wire import CamelModel, bad_input_is_400
@@ -9,8 +10,8 @@ logger = restate.getLogger(__name__)
 
 
 class FlightRequest(CamelModel):
-    flight_id: str
-    passenger_name: str
+    flight_id: str = Field(examples=["12345"])
+    passenger_name: str = Field(examples=["John Doe"])
 
 
 class FlightBooking(CamelModel):

@@ -22,8 +22,8 @@ PAYMENT_TIME = Duration("sagas.payment", timedelta(0))  # the provider's latency
 
 
 class PaymentInfo(CamelModel):
-    card_number: str
-    amount: int = Field(gt=0)  # cents
+    card_number: str = Field(examples=["4111111111111111"])
+    amount: int = Field(gt=0, examples=[1500])  # cents
 
 
 async def charge(payment_info: PaymentInfo, payment_id: str, attempt_key: str) -> None:

@@ -7,7 +7,8 @@ Convention (kept small so the Markdown stays plain for readers):
 - ```shell start marks long-running processes (`restate-server`, `python -m <pattern>`): the test brings
   the stack up itself instead (with the dev runner);
 - a block whose info string contains `output` (```json output, ```text output) is the expected
-  output of the shell block right before it: all its commands' stdout, in order.
+  output of the shell block right before it: all its commands' stdout, in order;
+- any other block (a ```mermaid diagram, a ```text log excerpt) is for the reader: neither run nor compared.
 """
 
 from __future__ import annotations
@@ -24,18 +25,10 @@ from pathlib import Path
 
 from patterns import REPO_ROOT
 from patterns.catalogue import load_patterns, resolve_collisions
+from patterns.examples import blocks
 from patterns.process import ManagedProcess, ProcessExited, free_port, port_in_use
 from patterns.restate_server import SMALL
 from tests.harness import eventually
-
-FENCE = re.compile(r"^(\s*)```(.*)$")
-
-
-@dataclass(frozen=True)
-class Block:
-    info: tuple[str, ...]
-    text: str
-    line: int
 
 
 @dataclass(frozen=True)
@@ -45,25 +38,6 @@ class Step:
     line: int
     start: bool  # a long-running process, or `no-run` (needs a real external service): not run by the test
     expected_line: int | None = None  # where the output block is
-
-
-def blocks(markdown: str) -> list[Block]:
-    found, lines, i = [], markdown.splitlines(), 0
-    while i < len(lines):
-        match = FENCE.match(lines[i])
-        if not match:
-            i += 1
-            continue
-        indent, info, start = len(match[1]), tuple(match[2].split()), i
-        body = []
-        i += 1
-        while i < len(lines) and not FENCE.match(lines[i]):
-            line = lines[i]
-            body.append(line[indent:] if line[:indent].strip() == "" else line.lstrip())  # list-item indent
-            i += 1
-        found.append(Block(info, "\n".join(body), start + 1))
-        i += 1
-    return found
 
 
 def steps(readme: Path) -> list[Step]:

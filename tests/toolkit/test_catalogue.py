@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from patterns.catalogue import Pattern, load_patterns, pattern_names, resolve_collisions
-from patterns.examples import example_curl, example_value
+from patterns.examples import example_curl, example_value, examples
 from patterns.registration import Handler, Service, parse_services
 
 
@@ -63,25 +66,70 @@ def test_example_curl_lines() -> None:
     assert example_curl("localhost:8080", product, product.handlers[0]) == (
         "curl -X POST localhost:8080/product/key1/reserve"
     )
-    schema = {
+    flight_required = ["flightId"]
+    schema: dict[str, Any] = {
         "type": "object",
-        "properties": {"flights": {"$ref": "#/$defs/Flight"}, "note": {"type": "string", "default": "hi"}},
+        "properties": {"flights": {"$ref": "#/$defs/Flight"}, "note": {"type": "string"}},
         "required": ["flights"],
         "$defs": {
             "Flight": {
                 "type": "object",
                 "properties": {"flightId": {"type": "string", "examples": ["f1"]}, "seats": {"type": "integer"}},
+                "required": flight_required,
             }
         },
     }
     worker = service("worker", Handler("run", None, schema))
+    # Built only from the examples the model declares, never guessed.
     assert example_curl("localhost:8080", worker, worker.handlers[0]) == (
-        """curl localhost:8080/worker/run --json '{"flights":{"flightId":"f1","seats":1}}'"""
+        """curl localhost:8080/worker/run --json '{"flights":{"flightId":"f1"}}'"""
     )
+    flight_required.append("seats")  # a required field without an example
+    assert example_curl("localhost:8080", worker, worker.handlers[0]).startswith("(no example here")
     assert example_value({"anyOf": [{"type": "null"}, {"type": "boolean"}]}) is True
     internal = service("idempotency", Handler("expireIdempotencyKey", None, {"type": "string"}, ingress_private=True))
     assert example_curl("localhost:8080", internal, internal.handlers[0]).startswith("(internal:")
     assert example_value({"type": ["object", "null"], "properties": {"a": {"type": "integer"}}}) == {"a": 1}
+
+
+README = """
+```shell
+curl localhost:8080/promise/await --json '{"promiseId": "p1"}'
+```
+```shell
+curl localhost:8080/promise/resolve --json '{"promiseId": "p0", "value": 1}'
+curl localhost:8080/promise/resolve --json '{"promiseId": "p1", "value": 1}'
+```
+```json output
+{"code":400,"message":"bad"}
+{"value": 1}
+```
+```shell start
+curl localhost:8080/promise/peek --json '{"promiseId": "p1"}'
+```
+```mermaid
+flowchart LR
+  curl localhost:8080/promise/peek
+```
+```shell
+curl localhost:8080/promise/peek --json '{"promiseId": "p1"}' | jq .
+curl localhost:8080/tracker/t1/status
+```
+"""
+
+
+def test_examples_come_from_the_readme_in_its_order_without_its_failing_calls(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text(README)
+    promise = service("promise", *(Handler(name, None, {}) for name in ("peek", "resolve", "await")))
+    tracker = service("tracker", Handler("status", "SHARED", None), Handler("set", None, {}), kind="VIRTUAL_OBJECT")
+    rows = [(s.name, h.name, line) for s, h, line in examples(tmp_path, (promise, tracker), "localhost:1234")]
+    assert rows == [
+        ("promise", "await", """curl localhost:1234/promise/await --json '{"promiseId": "p1"}'"""),
+        ("promise", "resolve", """curl localhost:1234/promise/resolve --json '{"promiseId": "p1", "value": 1}'"""),
+        ("tracker", "status", "curl localhost:1234/tracker/t1/status"),
+        ("promise", "peek", "(no example here: see the pattern's README)"),  # not from a start block, a pipe
+        ("tracker", "set", "(no example here: see the pattern's README)"),
+    ]
 
 
 def test_private_handlers_and_handlers_without_input_are_read_from_the_manifest() -> None:
@@ -119,6 +167,6 @@ def test_private_handlers_and_handlers_without_input_are_read_from_the_manifest(
 
 def test_the_dev_runner_prints_no_curl_line_for_a_private_handler() -> None:
     [schedulingtasks] = load_patterns(["schedulingtasks"])
-    [tracker] = schedulingtasks.services
-    lines = {handler.name: example_curl("localhost:8080", tracker, handler) for handler in tracker.handlers}
+    rows = examples(schedulingtasks.path, schedulingtasks.services, "localhost:8080")
+    lines = {handler.name: line for _, handler, line in rows}
     assert lines["remind"].startswith("(internal:") and lines["onPaymentFailure"].startswith("curl ")

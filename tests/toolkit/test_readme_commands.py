@@ -24,3 +24,10 @@ def test_readme_commands_are_run_by_a_test(readme: Path) -> None:
         if block.info[:1] == ("shell",) and "no-run" in block.info:
             reason = " ".join(block.info[block.info.index("no-run") + 1 :])
             assert reason.startswith("(") and reason.endswith(")"), f"line {block.line}: no-run needs (a reason)"
+
+
+def test_a_mermaid_diagram_is_neither_run_nor_compared(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("```shell\necho hi\n```\n```mermaid\nflowchart LR\n  a --> b\n```\n```text output\nhi\n```\n")
+    [step] = steps(readme)
+    assert step.commands == ("echo hi",) and step.expected is None  # the diagram is not its output
