@@ -1,39 +1,43 @@
-"""The crash matrix: every pattern with work in flight when its service process is SIGKILLed (story A), and
-when restate-server is SIGKILLed (story B); each test checks that its pattern's work finished, each effect once.
+"""The crash matrix: every pattern with work in flight when restate-server is SIGKILLed (story B), and when
+its service process is SIGKILLed (story A); each test checks that its pattern's work finished, each effect once.
 
-Two stories for the whole module, one crash each, so that 18 patterns x 2 cases cost two kills:
+Two stories for the whole module, one crash each, so that 18 patterns x 2 cases cost two crashes:
 
-- Story A: every pattern runs as its own `python -m <pattern>` (hypercorn, so that the process that runs the
-  handlers is the one killed). Each gets work and the story waits until every piece is mid-way (an
-  observable sign: a log line, a journal entry, a state, an invocation status), records the status of
-  every invocation in flight, then SIGKILLs all service processes and starts them again (shorter knobs).
-- Story B: once A has settled, every pattern gets new work with a timer, a sleep, an awakeable or a step in
-  flight; both restate-servers are SIGKILLed and started again on the same data folders and ports.
+- Every pattern runs as its own `python -m <pattern>` child process (hypercorn, so that the process that
+  runs the handlers is the one killed or frozen), registered with a restate-server of this module.
+- Story B: each pattern gets work, and the story waits until every piece is mid-way (an observable sign: a
+  log line, a journal entry, a state, an invocation status, a prepared transaction), records the status of
+  every invocation in flight, SIGKILLs both restate-servers and starts them again on the same data folders
+  and ports. Then it helps the work on where the pattern needs a caller (a webhook, a resolve) and waits
+  until everything is done.
+- Story A, the same with every service process SIGKILLed and started again (with short knobs from then on,
+  so that the steps that run again are quick).
 
-Each test first checks that its work was really in flight at the crash (not completed before), then that it
-finished with each effect once: log lines of the service process, state and invocations (admin SQL), rows
-in PostgreSQL, payment intents on localstripe.
+Each test first checks that its work was really in flight at the crash (no watched invocation completed
+before it), then that it finished with each effect once: log lines of the service process (per story),
+state and invocations (admin SQL), rows in PostgreSQL, payment intents on localstripe.
 
-What "in flight" is, per pattern:
-- A step, sleep or wait of the pattern: queue (the task's `ctx.run`), dataupload (the upload step),
-  signalspayments (the awakeable waiting for Stripe's webhook), sagas (the charge), statefulactors and
-  parallelizework (durable sleeps), eventtransactions (the moderation poll's sleep), durablepromise (an
-  awaiter on its awakeable), priorityqueue (the expensive operation), ratelimit (the limiter's durable
-  sleep), database (a prepared transaction between PREPARE and COMMIT); in story B also queue (a delayed
-  task), statemachinepayments (the token expiry timer), schedulingtasks (the next reminder's timer),
-  batching (the batch timer) and cron (the next run's timer).
-- durablerpc, webhookcallbacks, eventenrichment, statemachinepayments, schedulingtasks, batching and cron
-  (story A) have handlers without any step that takes time: no kill can land inside them by timing. For
-  those, the process is frozen (SIGSTOP) before the request is sent, so the invocation is open on a process
-  that has its request and has not answered (status `running`) when the crash comes. In story A the frozen
-  process is killed (its handler never ran: every log line counts once); in story B it is resumed after
-  restate-server died, so its handler may run once against the dead connection (only state is checked).
+What is in flight at the crash, per pattern:
+- A step, sleep or wait of the pattern: queue (the task's work, a `ctx.run`), dataupload (the upload step;
+  in B also a client waiting for the URL by email), signalspayments (the awakeable waiting for Stripe's
+  webhook), sagas (the charge), statefulactors and parallelizework (durable sleeps), eventtransactions (the
+  moderation poll's sleep), durablepromise (an awaiter on its awakeable), priorityqueue (the expensive
+  operation of two admitted callers), ratelimit (the limiter's durable sleep), database (a prepared
+  transaction between PREPARE and COMMIT). In story B also the timers of statemachinepayments (the token
+  expiry), schedulingtasks (the next reminder), batching (the batch) and cron (the next run).
+- durablerpc, webhookcallbacks and eventenrichment (both stories), and statemachinepayments,
+  schedulingtasks, batching and cron (story A) have handlers without any step that takes time: no crash can
+  land inside them by timing. For those the process is frozen (SIGSTOP) before the request reaches it, so
+  the invocation is open on a process that has its request and has not answered (status `running`) when
+  the crash comes. In story A the frozen process is killed (its handler never ran: every log line counts
+  once); in story B it is resumed once restate-server is dead, so its handler may run once more against the
+  dead connection (only state and invocations are checked there).
 
 Three service names exist twice (`myService`, `payments`, `PaymentTracker`): ratelimit,
 statemachinepayments and webhookcallbacks run on a second restate-server, killed together with the first.
-A step that was running when its process or server died runs again (Restate's guarantee for a step is
-at least once until its result is journaled, exactly once after): the tests count such a step twice where
-the kill interrupted it, and once everywhere else.
+A step that was running when its process or server died runs again (Restate runs a step at least once until
+its result is journaled, exactly once after): the tests count such a step twice where the crash interrupted
+it, and once everywhere else.
 """
 
 from __future__ import annotations
@@ -173,7 +177,9 @@ class World:
         return str(rows[0]["status"]) if rows else "unknown"
 
     def statuses(self, pattern: str, invocations: list[str]) -> dict[str, str]:
-        ids = ", ".join(f"'{invocation}'" for invocation in invocations) or "''"
+        if not invocations:
+            return {}
+        ids = ", ".join(f"'{invocation}'" for invocation in invocations)
         found = {
             row["id"]: row["status"]
             for row in self.sql(pattern, f"select id, status from sys_invocation where id in ({ids})")
