@@ -20,7 +20,7 @@ from typing import Any
 
 from patterns.registration import Handler, Service
 
-FENCE = re.compile(r"^(\s*)```(.*)$")
+FENCE = re.compile(r"^(\s*)```([^`]*)$")  # CommonMark: the info string of a backtick fence has no backtick
 INGRESS = "localhost:8080"  # what README commands call; the dev runner prints its own ingress instead
 _SHELL_SYNTAX = re.compile(r"[|;`]|\$\(|&&")  # pipes, command substitution: not a plain pastable call
 _ERROR_OUTPUT = re.compile(r'"code"\s*:\s*[45]\d\d\b')

