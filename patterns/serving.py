@@ -172,6 +172,13 @@ def serve(target: str, *, host: str | None = None, port: int | None = None) -> N
         raise SystemExit(f"PATTERNS_SERVER must be hypercorn or granian, not {server!r}")
 
 
+# granian's tuning for `python -m <pattern>`: each value was measured against the alternatives with
+# `python -m bench --candidates ...` and `python -m bench.instructions` (README, Performance).
+GRANIAN_OPTIONS: dict[str, Any] = {
+    "loop": "asyncio",
+}
+
+
 def serve_granian(target: str, host: str, port: int) -> None:
     """granian: a Rust HTTP/1.1 + HTTP/2 server, running the app in one worker process."""
     from granian import Granian
@@ -187,6 +194,7 @@ def serve_granian(target: str, host: str, port: int) -> None:
         websockets=False,
         log_level=LogLevels.warning,
         workers_kill_timeout=5,  # a worker that does not stop in time is killed
+        **GRANIAN_OPTIONS,
     ).serve(target_loader=granian_worker_app)  # called with `target`, in the worker
 
 

@@ -1,0 +1,120 @@
+"""Changes measured against the default serving (`python -m bench --candidates NAME ...`).
+
+Each candidate is applied to the Python side alone (BENCH_CANDIDATE, read by bench.serve_python), and runs
+in the same alternation as the default and the JavaScript side, so the same noise hits all. Serving
+candidates override `patterns.serving.GRANIAN_OPTIONS` before granian starts; the others change the
+benchmark's app when the worker imports `bench.candidates:app`. What was adopted and what was dropped,
+with the figures: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from granian.http import HTTP2Settings
+
+from patterns import serving
+
+
+class granian:  # noqa: N801 - reads as the option it sets
+    """A serving candidate: options for granian."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def __call__(self, app: Any) -> None:
+        pass  # nothing to change in the app
+
+
+def without_context_managers(app: Any) -> None:
+    """Every handler without its invocation context managers (`bad_input_is_400`)."""
+    for service in endpoint(app).services.values():
+        for handler in service.handlers.values():
+            handler.context_managers = None
+
+
+def quiet_handlers(app: Any) -> None:
+    """The handlers' per-request INFO lines off (the patterns' loggers at WARNING)."""
+    for name in ("durablerpc", "sagas", "parallelizework", "statemachinepayments", "bench"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def lean_log_records(app: Any) -> None:
+    """The same log lines, without what LOG_FORMAT never prints: the caller's file and line (a stack walk
+    per record), the thread and the multiprocessing process names."""
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
+
+
+def gc_freeze(app: Any) -> None:
+    """Everything imported so far out of the garbage collector's reach (granian forks the worker after)."""
+    gc.freeze()
+
+
+def gc_threshold(app: Any) -> None:
+    """Collect the youngest generation every 10000 allocations instead of 700."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
+def endpoint(app: Any) -> Any:
+    """The restate Endpoint an app built by `restate.app` serves (a closure cell of the ASGI function)."""
+    for cell in app.__closure__ or ():
+        services = getattr(cell.cell_contents, "services", None)
+        if isinstance(services, dict):
+            return cell.cell_contents
+    raise ValueError("not a restate.app")
+
+
+CANDIDATES: dict[str, tuple[str, Callable[[Any], None]]] = {
+    "asyncio": ("granian loop=asyncio (the standard library's event loop)", granian(loop="asyncio")),
+    "uvloop": ("granian loop=uvloop (libuv event loop)", granian(loop="uvloop")),
+    "rloop": ("granian loop=rloop (Rust event loop)", granian(loop="rloop")),
+    "rust-tasks": ("granian task_impl=rust (Rust task instead of asyncio.Task)", granian(task_impl="rust")),
+    "st-runtime": ("granian runtime_mode=st (single-threaded Rust runtime)", granian(runtime_mode="st")),
+    "mt-runtime": ("granian runtime_mode=mt (multi-threaded Rust runtime)", granian(runtime_mode="mt")),
+    "runtime-threads-2": ("granian runtime_threads=2", granian(runtime_threads=2)),
+    "h2-streams": (
+        "granian HTTP/2 max_concurrent_streams 2^31-1 (default 200), 4 MiB windows",
+        granian(
+            http2_settings=HTTP2Settings(
+                max_concurrent_streams=2**31 - 1,
+                initial_connection_window_size=4 * 1024 * 1024,
+                initial_stream_window_size=4 * 1024 * 1024,
+            )
+        ),
+    ),
+    "no-bad-input-400": ("handlers without bad_input_is_400", without_context_managers),
+    "quiet-logs": ("per-request INFO lines off (loggers at WARNING)", quiet_handlers),
+    "lean-log-records": ("log records without caller lookup, thread and process names", lean_log_records),
+    "gc-freeze": ("gc.freeze() before the worker forks", gc_freeze),
+    "gc-threshold": ("gc.freeze() and a generation-0 threshold of 10000", gc_threshold),
+}
+
+
+def parts(name: str) -> list[Callable[[Any], None]]:
+    return [CANDIDATES[part][1] for part in filter(None, name.split("+"))]  # "uvloop+quiet-logs": both
+
+
+def configure_serving(name: str) -> None:
+    """In the serving process, before granian starts: the candidate's granian options."""
+    for part in parts(name):
+        if isinstance(part, granian):
+            serving.GRANIAN_OPTIONS.update(part.options)
+
+
+def prepared(name: str) -> Any:
+    """In the process that runs the handlers: the benchmark's app with the candidate's changes."""
+    from bench.services import app
+
+    for part in parts(name):
+        part(app)
+    return app
+
+
+app = prepared(os.environ.get("BENCH_CANDIDATE", ""))
