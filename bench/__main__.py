@@ -60,6 +60,7 @@ class Scenario:
     body: str | None  # None: a handler without input; {few} is replaced by one of FEW_KEYS keys
     what: str
     hypercorn: bool = False  # also measured with hypercorn serving (the scenarios the first bench had)
+    connections: int | None = None  # instead of --connections (a request that is many invocations)
 
 
 SCENARIOS = [
@@ -72,13 +73,16 @@ SCENARIOS = [
         "saga",
         "/BookingWorkflow/{key}/run",
         json.dumps(BOOKING),
-        "sagas BookingWorkflow/run: workflow, 2 service calls, 1 ctx.run charge, 2 confirms (5 invocations)",
+        "sagas BookingWorkflow/run: workflow, 2 service calls, 1 ctx.run charge, 2 confirms (5 invocations; "
+        "8 connections)",
+        connections=8,  # five steps one after the other: at 32 connections a 3 s run completes too few
     ),
     Scenario(
         "fan-out",
         "/worker/run",
         fan_out_task(10),
-        "parallelizework worker/run: 10 runSubtask calls gathered, 0 s sleeps (11 invocations)",
+        "parallelizework worker/run: 10 runSubtask calls gathered, 0 s sleeps (11 invocations; 8 connections)",
+        connections=8,  # 88 invocations in flight
     ),
     Scenario(
         "vo-storm",
@@ -96,14 +100,16 @@ PATTERN_ENV = {
     "STATEMACHINEPAYMENTS_INITIAL_BALANCE": str(10**12),
 }
 
+# `thread_id` is a global: wrk's setup() runs in the main Lua state and sets it in each thread's state
+# (a `local` of that name would shadow it, and every thread would send the same keys).
 WRK_SCRIPT = """
-local counter, tid = 0, 0
+local counter, threads = 0, 0
 local tag = "run"
-function setup(thread) tid = tid + 1; thread:set("tid", tid) end
+function setup(thread) threads = threads + 1; thread:set("thread_id", threads) end
 function init(args) tag = args[1] or tag end
 function request()
   counter = counter + 1
-  local path = string.gsub(PATH, "{key}", tag .. "-" .. tid .. "-" .. counter)
+  local path = string.gsub(PATH, "{key}", tag .. "-" .. thread_id .. "-" .. counter)
   local body = BODY
   if body then body = string.gsub(body, "{few}", "acct-" .. (counter % FEW)) end
   return wrk.format("POST", path, HEADERS, body)
@@ -118,6 +124,27 @@ def cpu_seconds(pid: int) -> float:
     for child in children(pid):
         total += cpu_seconds(child)
     return total
+
+
+def machine_busy(since: tuple[int, int] | None = None) -> Any:
+    """The machine's CPU counters (busy, total) from /proc/stat; with `since`: the busy share since then."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy, total = sum(fields) - fields[3] - fields[4], sum(fields)  # all but idle and iowait
+    if since is None:
+        return busy, total
+    return (busy - since[0]) / max(total - since[1], 1)
+
+
+def context_switches(pid: int) -> int:
+    """Times the threads of a process and its live descendants gave up or lost the CPU (each a wake-up)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except FileNotFoundError:  # the thread ended
+            continue
+        total += sum(int(n) for n in re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", status, re.MULTILINE))
+    return total + sum(context_switches(child) for child in children(pid))
 
 
 def children(pid: int) -> list[int]:
@@ -288,7 +315,10 @@ class Bench:
     seconds: float
     warmup: float
     runs: int = 0
-    profiles: dict[str, Any] = field(default_factory=dict)
+    began: float = field(default_factory=time.monotonic)
+
+    def progress(self, what: str) -> None:
+        print(f"[{time.monotonic() - self.began:5.0f} s] {what}", flush=True)
 
     def measure(self, side: Side, scenario: Scenario, tag: str, connections: int) -> dict[str, float]:
         """One measured run: activate `side`, warm up, then drive `scenario` and read every party's CPU."""
@@ -298,19 +328,38 @@ class Bench:
             self.load.run(scenario, self.warmup, f"warm-{tag}", connections)
         assert self.server.pid is not None
         loop_pid = side.event_loop_pid()
+        switches = context_switches(side.pid)
         before = cpu_seconds(side.pid), cpu_seconds(self.server.pid), client_cpu(), profile.thread_cpu(loop_pid)
         started = time.monotonic()
+        machine = machine_busy()
         run = self.load.run(scenario, self.seconds, tag, connections)
         wall = time.monotonic() - started
         after = cpu_seconds(side.pid), cpu_seconds(self.server.pid), client_cpu(), profile.thread_cpu(loop_pid)
+        run["machine_busy"] = machine_busy(machine)
         requests = max(run["requests"], 1)
         run["cpu_ms_per_request"] = (after[0] - before[0]) * 1000 / requests
         run["server_cpu_ms_per_request"] = (after[1] - before[1]) * 1000 / requests
         run["client_cpu_ms_per_request"] = (after[2] - before[2]) * 1000 / requests
         # Busy share of the thread that runs the handlers (Python: the event loop; JS: node's main thread).
         run["event_loop_busy"] = (after[3].get(loop_pid, 0) - before[3].get(loop_pid, 0)) / wall
+        run["context_switches_per_request"] = (context_switches(side.pid) - switches) / requests
         run["loadavg"] = os.getloadavg()[0]
+        self.drain()
         return run
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until the invocations the load left running have finished (wrk stops mid-request), so that
+        they do not load the next run."""
+        deadline = time.monotonic() + timeout
+        query = "select count(*) as n from sys_invocation where status not in ('completed', 'scheduled', 'paused')"
+        while time.monotonic() < deadline:
+            response = httpx.post(
+                f"{self.server.admin_url}/query", json={"query": query}, headers={"accept": "application/json"}
+            )
+            if response.status_code == 200 and response.json()["rows"][0]["n"] == 0:
+                return
+            time.sleep(0.1)
+        print(f"invocations still running after {timeout:.0f} s; going on", flush=True)
 
     def fan_out_latency(self, side: Side, n: int, count: int) -> dict[str, float]:
         """Latency of one `worker/run` with `n` subtasks, one request at a time (`count` of them)."""
@@ -337,27 +386,49 @@ class Bench:
             "loadavg": os.getloadavg()[0],
         }
 
-    def profile(self, side: Side, scenario: Scenario, connections: int, out_dir: Path) -> dict[str, Any]:
+    def profile(self, side: Side, scenario: Scenario, connections: int, svg: Path, raw: Path) -> dict[str, Any]:
         """py-spy on the Python side's event loop during one run of `scenario` (bench/profile.py)."""
         side.activate(self.server.admin_url)
-        self.load.run(scenario, max(self.warmup, 1.0), "warm-profile", connections)
+        self.load.run(scenario, max(self.warmup, 1.0), f"warm-profile-{side.name}", connections)
         pid = side.event_loop_pid()
-        raw = out_dir / f"{scenario.name}.raw"
         before = profile.thread_cpu(pid)
         spy = profile.record(pid, self.seconds, raw)
         time.sleep(0.5)  # py-spy attaches
-        run = self.load.run(scenario, self.seconds, "profile", connections)
+        run = self.load.run(scenario, self.seconds, f"profile-{side.name}", connections)
         after = profile.thread_cpu(pid)
         _, err = spy.communicate(timeout=self.seconds + 60)
         if spy.returncode != 0 or not raw.exists():
             raise RuntimeError(f"py-spy failed: {err.decode()}")
         result = profile.analyse(profile.read_stacks(raw), before, after, pid, run["requests"])
-        stacks: Counter[profile.Stack] = result.pop("busy_stacks")  # type: ignore[assignment]
-        svg = REPO_ROOT / "bench" / f"flame-{scenario.name}.svg"
-        title = f"{scenario.name}: Python event-loop thread, busy samples ({scenario.what})"
+        stacks: Counter[profile.Stack] = result.pop("busy_stacks")
+        title = f"{scenario.name} ({side.name}): the event-loop thread's busy samples. {scenario.what}"
         svg.write_text(profile.flamegraph_svg(profile.trimmed(stacks), title))
         result["rps_while_profiled"] = run["rps"]
+        self.drain()
         return result
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def same_answers(server: RestateServer, sides: list[Side], scenarios: list[Scenario]) -> None:
+    """One request of each scenario on each side: every side must answer 200 and the same body (random ids
+    aside), so the sides do the same work."""
+    answers: dict[str, dict[str, str]] = {}
+    for side in sides:
+        side.activate(server.admin_url)
+        for scenario in scenarios:
+            path = scenario.path.replace("{key}", f"check-{side.name}")
+            body = None if scenario.body is None else scenario.body.replace("{few}", "acct-check")
+            headers = {} if body is None else {"content-type": "application/json"}
+            response = httpx.post(server.ingress_url + path, content=body, headers=headers, timeout=60)
+            if response.status_code != 200:
+                raise RuntimeError(f"{scenario.name} on {side.name}: {response.status_code} {response.text[:300]}")
+            text = _UUID.sub("<uuid>", response.text.replace(f"check-{side.name}", "<key>"))
+            answers.setdefault(scenario.name, {})[side.name] = json.dumps(json.loads(text), sort_keys=True)
+    for scenario_name, by_side in answers.items():
+        if len(set(by_side.values())) > 1:
+            raise RuntimeError(f"the sides answer {scenario_name} differently: {by_side}")
 
 
 def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -370,6 +441,8 @@ def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
         "server_cpu_ms_per_request",
         "client_cpu_ms_per_request",
         "event_loop_busy",
+        "machine_busy",
+        "context_switches_per_request",
         "loadavg",
     )
     summary = {key: round(statistics.median(run[key] for run in runs), 3) for key in keys}
@@ -386,17 +459,16 @@ def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def bound(s: dict[str, float]) -> str:
-    """What limits a run: the CPU of the machine (and who takes most of it), the service's single event-loop
-    thread, or nothing busy (latency-bound: too few requests in flight)."""
+    """What limits a run: the service's single event-loop thread, the machine's CPU (and which of our
+    processes takes most of it), or neither (latency-bound: too few requests in flight)."""
     shares = {
         "server": s["server_cpu_ms_per_request"],
         "service": s["cpu_ms_per_request"],
         "client": s["client_cpu_ms_per_request"],
     }
-    used = sum(shares.values()) * s["rps"] / 1000 / CORES  # share of the machine our processes used
     if s["event_loop_busy"] >= 0.85:
         return "service (event loop saturated)"
-    if used >= 0.75:
+    if s["machine_busy"] >= 0.9:  # the neighbours' processes count: they take the same cores
         top = max(shares, key=lambda k: shares[k])
         return f"CPU ({top} {100 * shares[top] / sum(shares.values()):.0f} %)"
     return "latency (CPU not saturated)"
@@ -411,14 +483,14 @@ def compare(py: dict[str, float], js: dict[str, float]) -> dict[str, float | Non
 
 PYTHON_SERVERS = ("granian", "hypercorn")  # the first is the default of patterns.serving
 SCALING_CONNECTIONS = (1, 8, 32, 128)
-FAN_OUT_SIZES = {10: 6, 100: 3, 1000: 2}  # subtasks: requests measured (one at a time)
+FAN_OUT_SIZES = {10: 6, 100: 3, 1000: 1}  # subtasks: requests measured (one at a time)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="A/B alternations per scenario")
-    parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each measured run")
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds of load before each measured run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--scenarios", nargs="*", default=[s.name for s in SCENARIOS])
     parser.add_argument(
@@ -489,13 +561,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.start()
         for side in sides:
+            bench.progress(f"starting {side.name}")
             side.start(work)
+        bench.progress("checking that the sides answer every scenario alike")
+        same_answers(server, [s for s in sides if s is sides[0] or s.name == "js"], SCENARIOS)
         if args.profile:
-            results = {"machine": results["machine"], "scenarios": {}}
-            for scenario in scenarios:
-                print(f"profiling {scenario.name} on {sides[0].name}", flush=True)
-                results["scenarios"][scenario.name] = bench.profile(sides[0], scenario, args.connections, work)
+            # The default's flame graphs are bench/flame-<scenario>.svg; a candidate's get its name appended.
+            results = {
+                "machine": results["machine"],
+                "load": {"loadavg_at_start": list(os.getloadavg())},
+                "profiles": {},
+            }
             args.out = args.out.with_name("profile.json") if args.out.name == "results.json" else args.out
+            for side in sides:
+                suffix = "" if side is sides[0] and args.python_servers else f"-{side.name.removeprefix('python-')}"
+                for scenario in scenarios:
+                    bench.progress(f"profiling {scenario.name} on {side.name}")
+                    svg = args.out.parent / f"flame-{scenario.name}{suffix}.svg"
+                    raw = work / f"{scenario.name}{suffix}.raw"
+                    connections = scenario.connections or args.connections
+                    result = bench.profile(side, scenario, connections, svg, raw)
+                    results["profiles"].setdefault(side.name, {})[scenario.name] = result
         else:
             health = Scenario("health", "/restate/health", None, "")
             results["load"]["generator_ceiling_rps"] = round(
@@ -514,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     results.setdefault("load", {})["loadavg_at_end"] = list(os.getloadavg())
     results["load"]["wall_seconds"] = round(time.monotonic() - began, 1)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(report.profile_table(results) if args.profile else report.tables(results))
+    print(report.profile_tables(results) if args.profile else report.tables(results))
     print(f"\nresults: {args.out}")
     return 0
 
@@ -524,8 +610,9 @@ def run_scenario(bench: Bench, scenario: Scenario, sides: list[Side], args: argp
     runs: dict[str, list[dict[str, float]]] = {side.name: [] for side in here}
     for round_ in range(args.rounds):
         for side in here:
-            print(f"[{bench.runs + 1}] {scenario.name} round {round_ + 1} {side.name}", flush=True)
-            runs[side.name].append(bench.measure(side, scenario, f"{side.name}{round_}", args.connections))
+            bench.progress(f"{scenario.name} round {round_ + 1} {side.name}")
+            connections = scenario.connections or args.connections
+            runs[side.name].append(bench.measure(side, scenario, f"{side.name}{round_}", connections))
     entry: dict[str, Any] = {"what": scenario.what}
     summaries = {name: summarise(side_runs) for name, side_runs in runs.items()}
     js = summaries.pop("js", None)
@@ -538,6 +625,9 @@ def run_scenario(bench: Bench, scenario: Scenario, sides: list[Side], args: argp
             entry[entry_key(name)]["vs_default"] = {
                 "throughput": round(py["rps"] / default["rps"], 3),
                 "cpu": round(py["cpu_ms_per_request"] / default["cpu_ms_per_request"], 3),
+                "context_switches": round(
+                    py["context_switches_per_request"] / max(default["context_switches_per_request"], 1e-9), 3
+                ),
             }
     if default is not None:
         # The default serving (the first Python server) is "python", with the ratios at the top level.
@@ -567,7 +657,7 @@ def run_scaling(bench: Bench, sides: list[Side], args: argparse.Namespace, resul
             row = {"python": main_echo["python"], "js": main_echo["js"]}
         else:
             for side in pair:
-                print(f"[{bench.runs + 1}] scaling: echo at {connections} connections {side.name}", flush=True)
+                bench.progress(f"scaling: echo at {connections} connections {side.name}")
                 run = bench.measure(side, echo, f"c{connections}-{side.name}", connections)
                 row["js" if side.name == "js" else "python"] = summarise([run])
         row["throughput_ratio"] = round(row["python"]["rps"] / row["js"]["rps"], 3)
@@ -575,7 +665,7 @@ def run_scaling(bench: Bench, sides: list[Side], args: argparse.Namespace, resul
     for n, count in FAN_OUT_SIZES.items():
         row = {}
         for side in pair:
-            print(f"scaling: fan-out of {n} ({count} requests) {side.name}", flush=True)
+            bench.progress(f"scaling: fan-out of {n} ({count} requests) {side.name}")
             row["js" if side.name == "js" else "python"] = bench.fan_out_latency(side, n, count)
         row["latency_ratio"] = round(row["python"]["latency_ms"] / row["js"]["latency_ms"], 3)
         scaling["fan_out_latency"][str(n)] = row

@@ -3,7 +3,7 @@
 Each candidate is applied to the Python side alone (BENCH_CANDIDATE, read by bench.serve_python), and runs
 in the same alternation as the default and the JavaScript side, so the same noise hits all. Serving
 candidates override `patterns.serving.GRANIAN_OPTIONS` before granian starts; the others change the
-benchmark's app when the worker imports `bench.candidates:app`. What was adopted and what was dropped,
+benchmark's app when the worker imports `bench.candidate_app:app`. What was adopted and what was dropped,
 with the figures: bench/README.md.
 """
 
@@ -16,8 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from granian.http import HTTP2Settings
+from restate import TerminalError
 
 from patterns import serving
+from patterns.wire import INPUT_ERROR, bad_input_is_400
 
 
 class granian:  # noqa: N801 - reads as the option it sets
@@ -26,8 +28,59 @@ class granian:  # noqa: N801 - reads as the option it sets
     def __init__(self, **options: Any) -> None:
         self.options = options
 
+    def configure(self) -> None:
+        serving.GRANIAN_OPTIONS.update(self.options)
+
     def __call__(self, app: Any) -> None:
         pass  # nothing to change in the app
+
+
+class in_serving_process(granian):  # noqa: N801
+    """A serving candidate: a change to patterns.serving, made before granian forks its worker."""
+
+    def __init__(self, change: Callable[[], None]) -> None:
+        super().__init__()
+        self.change = change
+
+    def configure(self) -> None:
+        self.change()
+
+
+class PassThrough:
+    """patterns.serving.SuspendOnStop without its work: what that middleware costs per request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def stop(self) -> None:
+        pass
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def without_suspend_on_stop() -> None:
+    serving.SuspendOnStop = PassThrough  # type: ignore[assignment,misc]
+
+
+class BadInputIs400:
+    """patterns.wire.bad_input_is_400 as a class: no generator, no contextlib."""
+
+    async def __aenter__(self) -> None:
+        pass
+
+    async def __aexit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        if isinstance(error, TerminalError) and error.status_code == 500 and error.message.startswith(INPUT_ERROR):
+            raise TerminalError(error.message, status_code=400) from error
+
+
+def bad_input_class(app: Any) -> None:
+    for service in endpoint(app).services.values():
+        for handler in service.handlers.values():
+            if handler.context_managers:
+                handler.context_managers = [
+                    BadInputIs400 if m is bad_input_is_400 else m for m in handler.context_managers
+                ]
 
 
 def without_context_managers(app: Any) -> None:
@@ -43,12 +96,12 @@ def quiet_handlers(app: Any) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def lean_log_records(app: Any) -> None:
-    """The same log lines, without what LOG_FORMAT never prints: the caller's file and line (a stack walk
-    per record), the thread and the multiprocessing process names."""
-    logging.logThreads = False
-    logging.logMultiprocessing = False
-    logging._srcfile = None
+def full_log_records(app: Any) -> None:
+    """Log records with what LOG_FORMAT never prints, as before: the caller's file and line (a stack walk per
+    record), the thread and the multiprocessing process names (patterns.serving.configure_logging)."""
+    logging._srcfile = os.path.normcase(logging.addLevelName.__code__.co_filename)
+    logging.logThreads = True
+    logging.logMultiprocessing = True
 
 
 def gc_freeze(app: Any) -> None:
@@ -89,9 +142,11 @@ CANDIDATES: dict[str, tuple[str, Callable[[Any], None]]] = {
             )
         ),
     ),
+    "no-suspend-on-stop": ("serving without SuspendOnStop (its cost)", in_serving_process(without_suspend_on_stop)),
     "no-bad-input-400": ("handlers without bad_input_is_400", without_context_managers),
+    "bad-input-class": ("bad_input_is_400 as a class instead of @asynccontextmanager", bad_input_class),
     "quiet-logs": ("per-request INFO lines off (loggers at WARNING)", quiet_handlers),
-    "lean-log-records": ("log records without caller lookup, thread and process names", lean_log_records),
+    "full-log-records": ("log records with caller lookup, thread and process names", full_log_records),
     "gc-freeze": ("gc.freeze() before the worker forks", gc_freeze),
     "gc-threshold": ("gc.freeze() and a generation-0 threshold of 10000", gc_threshold),
 }
@@ -105,7 +160,7 @@ def configure_serving(name: str) -> None:
     """In the serving process, before granian starts: the candidate's granian options."""
     for part in parts(name):
         if isinstance(part, granian):
-            serving.GRANIAN_OPTIONS.update(part.options)
+            part.configure()
 
 
 def prepared(name: str) -> Any:
@@ -116,5 +171,3 @@ def prepared(name: str) -> Any:
         part(app)
     return app
 
-
-app = prepared(os.environ.get("BENCH_CANDIDATE", ""))

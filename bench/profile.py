@@ -20,6 +20,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from patterns import REPO_ROOT
 
@@ -128,7 +129,7 @@ def analyse(
     cpu_after: dict[int, float],
     main: int,
     requests: float,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """CPU ms per request by component: the event-loop thread's CPU split by its busy samples, plus the
     other threads' CPU (granian's Rust runtime) from /proc."""
     main_stacks = stacks.get(main, Counter())

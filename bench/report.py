@@ -23,11 +23,21 @@ def tables(results: dict[str, Any]) -> str:
         f"{end:.1f} at the end; {load.get('wall_seconds', '?')} s in all.",
         "",
         *_header(
-            "scenario", "Python served by", "Python req/s", "JS req/s", "throughput ratio", "Python p50 ms",
-            "JS p50 ms", "p50 ratio", "Python p99 ms", "JS p99 ms", "Python CPU ms/req", "JS CPU ms/req",
+            "scenario",
+            "Python served by",
+            "Python req/s",
+            "JS req/s",
+            "throughput ratio",
+            "Python p50 ms",
+            "JS p50 ms",
+            "p50 ratio",
+            "Python p99 ms",
+            "JS p99 ms",
+            "Python CPU ms/req",
+            "JS CPU ms/req",
             "CPU ratio",
         ),
-    ]  # fmt: skip
+    ]
     candidates: list[str] = []
     ceilings: list[str] = []
     for name, s in results["scenarios"].items():
@@ -49,7 +59,7 @@ def tables(results: dict[str, Any]) -> str:
                         f"{py['cpu_ms_per_request']:.2f}",
                         f"{js['cpu_ms_per_request']:.2f}",
                         py["cpu_ratio"],
-                    )  # fmt: skip
+                    )
                 )
             if key.startswith("candidate_"):
                 vs = py.get("vs_default", {})
@@ -61,8 +71,10 @@ def tables(results: dict[str, Any]) -> str:
                         vs.get("throughput", ""),
                         f"{py['cpu_ms_per_request']:.3f}",
                         vs.get("cpu", ""),
+                        f"{py['context_switches_per_request']:.1f}",
+                        vs.get("context_switches", ""),
                         f"{py['loadavg']:.1f}",
-                    )  # fmt: skip
+                    )
                 )
         if js and "python" in s:
             py = s["python"]
@@ -76,7 +88,7 @@ def tables(results: dict[str, Any]) -> str:
                     f"{py['client_cpu_ms_per_request']:.2f}",
                     py["bound"],
                     js["bound"],
-                )  # fmt: skip
+                )
             )
     if ceilings:
         lines += [
@@ -84,17 +96,33 @@ def tables(results: dict[str, Any]) -> str:
             "restate-server's own ceiling (the machine's cores over its CPU per request) and how close each side got:",
             "",
             *_header(
-                "scenario", "server CPU ms/req", "server ceiling req/s", "Python share", "JS share",
-                "wrk CPU ms/req", "Python bound by", "JS bound by",
+                "scenario",
+                "server CPU ms/req",
+                "server ceiling req/s",
+                "Python share",
+                "JS share",
+                "wrk CPU ms/req",
+                "Python bound by",
+                "JS bound by",
             ),
-        ]  # fmt: skip
+        ]
         lines += ceilings
     if candidates:
         lines += [
             "",
             "Candidates (granian serving with one change) against the default, same alternation:",
             "",
-            *_header("scenario", "candidate", "req/s", "throughput vs default", "CPU ms/req", "CPU vs default", "load"),
+            *_header(
+                "scenario",
+                "candidate",
+                "req/s",
+                "throughput vs default",
+                "CPU ms/req",
+                "CPU vs default",
+                "context switches/req",
+                "switches vs default",
+                "load",
+            ),
         ]
         lines += candidates
     scaling = results.get("scaling")
@@ -104,10 +132,19 @@ def tables(results: dict[str, Any]) -> str:
             "Echo throughput against connections:",
             "",
             *_header(
-                "connections", "Python req/s", "JS req/s", "ratio", "Python p50 ms", "JS p50 ms",
-                "Python CPU ms/req", "JS CPU ms/req", "server CPU ms/req", "Python bound by", "JS bound by",
+                "connections",
+                "Python req/s",
+                "JS req/s",
+                "ratio",
+                "Python p50 ms",
+                "JS p50 ms",
+                "Python CPU ms/req",
+                "JS CPU ms/req",
+                "server CPU ms/req",
+                "Python bound by",
+                "JS bound by",
             ),
-        ]  # fmt: skip
+        ]
         for connections, row in scaling["echo_connections"].items():
             py, js = row["python"], row["js"]
             lines.append(
@@ -123,17 +160,24 @@ def tables(results: dict[str, Any]) -> str:
                     f"{py['server_cpu_ms_per_request']:.2f}",
                     py["bound"],
                     js["bound"],
-                )  # fmt: skip
+                )
             )
         lines += [
             "",
             "One fan-out (worker/run) against its number of subtasks, one request at a time:",
             "",
             *_header(
-                "subtasks", "Python ms", "JS ms", "ratio", "Python subtasks/s", "JS subtasks/s",
-                "Python CPU ms/subtask", "JS CPU ms/subtask", "server CPU ms/subtask",
+                "subtasks",
+                "Python ms",
+                "JS ms",
+                "ratio",
+                "Python subtasks/s",
+                "JS subtasks/s",
+                "Python CPU ms/subtask",
+                "JS CPU ms/subtask",
+                "server CPU ms/subtask",
             ),
-        ]  # fmt: skip
+        ]
         for n, row in scaling["fan_out_latency"].items():
             py, js = row["python"], row["js"]
             lines.append(
@@ -147,14 +191,17 @@ def tables(results: dict[str, Any]) -> str:
                     f"{py['cpu_ms_per_subtask']:.3f}",
                     f"{js['cpu_ms_per_subtask']:.3f}",
                     f"{py['server_cpu_ms_per_subtask']:.3f}",
-                )  # fmt: skip
+                )
             )
     return "\n".join(lines)
 
 
-def profile_table(results: dict[str, Any]) -> str:
-    """CPU ms per request of the Python side by component, one column per scenario."""
-    scenarios = results["scenarios"]
+def profile_tables(results: dict[str, Any]) -> str:
+    return "\n\n".join(f"{side}:\n\n{profile_table(by_scenario)}" for side, by_scenario in results["profiles"].items())
+
+
+def profile_table(scenarios: dict[str, Any]) -> str:
+    """CPU ms per request of one Python side by component, one column per scenario."""
     components: list[str] = []
     for s in scenarios.values():
         components += [c for c in s["event_loop_ms_per_request"] if c not in components]
