@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from bench import profile, report
-from bench.candidates import CANDIDATES
+from bench.candidates import ALIASES, CANDIDATES, known
 from patterns import REPO_ROOT
 from patterns.process import ManagedProcess, free_port, port_in_use
 from patterns.restate_server import SMALL, RestateServer
@@ -508,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-js", action="store_true", help="leave the JavaScript side out (candidate runs)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the scaling runs")
-    parser.add_argument("--profile", action="store_true", help="py-spy the default Python side per scenario")
+    parser.add_argument("--profile", action="store_true", help="py-spy the Python sides, per scenario")
+    parser.add_argument("--keep-stacks", action="store_true", help="with --profile: keep py-spy's stacks by the SVGs")
     parser.add_argument("--python-http11", action="store_true", help="register the Python side as HTTP/1.1")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results.json")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the runner works")
@@ -519,9 +520,8 @@ def main(argv: list[str] | None = None) -> int:
         args.python_servers = args.python_servers[:1]
         args.no_scaling = True
     for candidate in args.candidates:
-        unknown = set(candidate.split("+")) - set(CANDIDATES)
-        if unknown:
-            parser.error(f"unknown candidate {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
+        if not known(candidate):
+            parser.error(f"unknown candidate in {candidate}; known: {', '.join([*CANDIDATES, *ALIASES])}")
     scenarios = [s for s in SCENARIOS if s.name in args.scenarios]
     began = time.monotonic()
 
@@ -578,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
                 for scenario in scenarios:
                     bench.progress(f"profiling {scenario.name} on {side.name}")
                     svg = args.out.parent / f"flame-{scenario.name}{suffix}.svg"
-                    raw = work / f"{scenario.name}{suffix}.raw"
+                    raw = (args.out.parent if args.keep_stacks else work) / f"flame-{scenario.name}{suffix}.stacks"
                     connections = scenario.connections or args.connections
                     result = bench.profile(side, scenario, connections, svg, raw)
                     results["profiles"].setdefault(side.name, {})[scenario.name] = result

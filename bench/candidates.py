@@ -12,14 +12,17 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+import restate
 from granian.http import HTTP2Settings
-from restate import TerminalError
+from restate import Context, TerminalError
 
+from parallelizework import fan_out_worker
 from patterns import serving
-from patterns.wire import INPUT_ERROR, bad_input_is_400
+from patterns.wire import bad_input_is_400, raise_400_for_input_error, refuse_bad_input
 
 
 class granian:  # noqa: N801 - reads as the option it sets
@@ -63,24 +66,37 @@ def without_suspend_on_stop() -> None:
     serving.SuspendOnStop = PassThrough  # type: ignore[assignment,misc]
 
 
-class BadInputIs400:
-    """patterns.wire.bad_input_is_400 as a class: no generator, no contextlib."""
+@asynccontextmanager
+async def bad_input_is_400_generator() -> AsyncIterator[None]:
+    """patterns.wire.bad_input_is_400 as an @asynccontextmanager generator: the same checks, the same 400."""
+    refuse_bad_input()
+    try:
+        yield
+    except TerminalError as error:
+        raise_400_for_input_error(error)
+        raise
 
-    async def __aenter__(self) -> None:
-        pass
 
-    async def __aexit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
-        if isinstance(error, TerminalError) and error.status_code == 500 and error.message.startswith(INPUT_ERROR):
-            raise TerminalError(error.message, status_code=400) from error
-
-
-def bad_input_class(app: Any) -> None:
+def generator_bad_input(app: Any) -> None:
     for service in endpoint(app).services.values():
         for handler in service.handlers.values():
-            if handler.context_managers:
-                handler.context_managers = [
-                    BadInputIs400 if m is bad_input_is_400 else m for m in handler.context_managers
-                ]
+            managers = handler.context_managers or []
+            handler.context_managers = [bad_input_is_400_generator if m is bad_input_is_400 else m for m in managers]
+
+
+async def run_with_gather(ctx: Context, task: fan_out_worker.Task) -> fan_out_worker.Result:
+    """parallelizework's worker/run as it was: restate.gather over the calls, then their results."""
+    parts = await ctx.run_typed("split task", fan_out_worker.split, restate.RunOptions(type_hint=list[str]), task=task)
+    calls = [ctx.service_call(fan_out_worker.run_subtask, arg=fan_out_worker.SubTask(description=p)) for p in parts]
+    await restate.gather(*calls)
+    results = [await call for call in calls]
+    joined = ",".join(result.description for result in results)
+    fan_out_worker.logger.info("Aggregated result: %s", joined)
+    return fan_out_worker.Result(description=joined)
+
+
+def gather(app: Any) -> None:
+    endpoint(app).services["worker"].handlers["run"].fn = run_with_gather
 
 
 def without_context_managers(app: Any) -> None:
@@ -144,7 +160,8 @@ CANDIDATES: dict[str, tuple[str, Callable[[Any], None]]] = {
     ),
     "no-suspend-on-stop": ("serving without SuspendOnStop (its cost)", in_serving_process(without_suspend_on_stop)),
     "no-bad-input-400": ("handlers without bad_input_is_400", without_context_managers),
-    "bad-input-class": ("bad_input_is_400 as a class instead of @asynccontextmanager", bad_input_class),
+    "generator-bad-input": ("bad_input_is_400 as an @asynccontextmanager generator (before)", generator_bad_input),
+    "gather": ("parallelizework's worker/run with restate.gather (before)", gather),
     "quiet-logs": ("per-request INFO lines off (loggers at WARNING)", quiet_handlers),
     "full-log-records": ("log records with caller lookup, thread and process names", full_log_records),
     "gc-freeze": ("gc.freeze() before the worker forks", gc_freeze),
@@ -152,8 +169,18 @@ CANDIDATES: dict[str, tuple[str, Callable[[Any], None]]] = {
 }
 
 
+# Shorthands: the state before issue 17's changes (bench/README.md, "Before and after").
+ALIASES = {"before": "asyncio+full-log-records+generator-bad-input+gather"}
+
+
 def parts(name: str) -> list[Callable[[Any], None]]:
-    return [CANDIDATES[part][1] for part in filter(None, name.split("+"))]  # "uvloop+quiet-logs": both
+    """The changes `name` stands for: one candidate, an alias, or several joined by '+'."""
+    names = "+".join(ALIASES.get(part, part) for part in name.split("+"))
+    return [CANDIDATES[part][1] for part in filter(None, names.split("+"))]
+
+
+def known(name: str) -> bool:
+    return all(part in CANDIDATES or part in ALIASES for part in name.split("+"))
 
 
 def configure_serving(name: str) -> None:
@@ -170,4 +197,3 @@ def prepared(name: str) -> Any:
     for part in parts(name):
         part(app)
     return app
-

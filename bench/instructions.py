@@ -5,7 +5,9 @@ caches and preempt ours), too much to rank changes worth 5-15 %. The number of i
 executes does not depend on the neighbours: the Python side runs under valgrind's callgrind with
 instrumentation off, is warmed up, then counts exactly `--requests` requests (`--concurrency` in flight)
 of each scenario. Kernel time (system calls) is not in the count; `python -m bench --candidates` gives
-the end-to-end figures. Slow (valgrind runs Python ~50x slower): a few minutes per candidate.
+the end-to-end figures. Slow (valgrind runs Python ~50x slower): a few minutes per candidate. (Node under
+callgrind does not reach a steady state, V8 tiering its code up for thousands of requests: the JavaScript
+side is not counted.)
 
     python -m bench.instructions --candidates uvloop st-runtime --scenarios echo saga
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from bench.__main__ import FEW_KEYS, PATTERN_ENV, SCENARIOS, Scenario, Side
-from bench.candidates import CANDIDATES
+from bench.candidates import ALIASES, CANDIDATES, known
 from patterns.restate_server import SMALL, RestateServer
 
 
@@ -71,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=40)
     args = parser.parse_args(argv)
     for candidate in args.candidates:
-        if set(candidate.split("+")) - set(CANDIDATES):
-            parser.error(f"unknown candidate {candidate}; known: {', '.join(CANDIDATES)}")
+        if not known(candidate):
+            parser.error(f"unknown candidate in {candidate}; known: {', '.join([*CANDIDATES, *ALIASES])}")
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is needed: apt-get install valgrind")
     scenarios = [s for s in SCENARIOS if s.name in args.scenarios]
@@ -83,12 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         for candidate in ["default", *args.candidates]:
             name = candidate.replace("+", "_")
-            env = {"PATTERNS_SERVER": "granian", "BENCH_CANDIDATE": "" if candidate == "default" else candidate}
             valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--trace-children=yes"]
             valgrind.append(f"--callgrind-out-file={work}/cg.{name}.%p")
-            side = Side(
-                f"python-{name}", [*valgrind, sys.executable, "-m", "bench.serve_python"], {**PATTERN_ENV, **env}
-            )
+            command = [sys.executable, "-m", "bench.serve_python"]
+            env = {"PATTERNS_SERVER": "granian", "BENCH_CANDIDATE": "" if candidate == "default" else candidate}
+            side = Side(name, [*valgrind, *command], {**PATTERN_ENV, **env})
             print(f"starting {candidate} under valgrind", flush=True)
             side.start(work, timeout=600)
             try:
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     for scenario_name, row in table.items():
         base = row["default"]
         cells = [f"{row['default'] / 1e3:.0f} k"] + [
-            f"{row[c] / 1e3:.0f} k ({row[c] / base:.3f})" for c in args.candidates if c in row
+            f"{row[c] / 1e3:.0f} k ({row[c] / base:.3f})" for c in candidates[1:] if c in row
         ]
         print(f"| {scenario_name} | " + " | ".join(cells) + " |")
     return 0

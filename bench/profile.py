@@ -30,7 +30,17 @@ PY_SPY = Path(os.environ.get("PY_SPY", REPO_ROOT / ".venv" / "bin" / "py-spy"))
 Stack = tuple[str, ...]
 
 # Leaves that wait instead of running: the event loop's epoll, tokio parking on a futex, the GIL's condvar.
-IDLE_LEAVES = {"epoll_wait", "syscall", "pthread_cond_timedwait", "pthread_cond_wait", "nanosleep", "sched_yield"}
+IDLE_LEAVES = {
+    "epoll_wait",
+    "epoll_pwait",
+    "syscall",
+    "pthread_cond_timedwait",
+    "pthread_cond_wait",
+    "nanosleep",
+    "sched_yield",
+}
+# uvloop's frames are C (Cython and libuv): named by function and C file only.
+_UVLOOP = re.compile(r"^(uv_|uv__|Loop_|Handle_|TimerHandle_|UVHandle_|__pyx_|loop_cb_|run_forever|run_until_complete)")
 
 _OUR_FOLDERS = {p.name for p in REPO_ROOT.iterdir() if (p / "__init__.py").exists() and p.name != "queue"}
 
@@ -39,6 +49,8 @@ def _ours(frame: str) -> bool:
     match = re.search(r"\((\w+)/", frame)
     return match is not None and match[1] in _OUR_FOLDERS
 
+
+EVENT_LOOP = "event loop (asyncio or uvloop)"
 
 # Ordered: the first that claims a frame names its component.
 COMPONENTS: list[tuple[str, Callable[[str], bool]]] = [
@@ -49,7 +61,8 @@ COMPONENTS: list[tuple[str, Callable[[str], bool]]] = [
     ("JSON (stdlib)", lambda f: "(json/" in f),
     ("SDK Python glue", lambda f: "(restate/" in f),
     ("granian ASGI bridge", lambda f: "granian/" in f),
-    ("asyncio event loop", lambda f: any(m in f for m in ("(asyncio/", "_asynciomodule", "selectors.py", "select"))),
+    (EVENT_LOOP, lambda f: any(m in f for m in ("(asyncio/", "_asynciomodule", "selectors.py", "select"))),
+    (EVENT_LOOP, lambda f: bool(_UVLOOP.match(f)) and bool(re.search(r"\.[ch]:\d+\)$|\.[ch]\)$", f))),
     ("our code (patterns, bench handlers)", _ours),
 ]
 OTHER = "other"
@@ -109,9 +122,9 @@ def read_stacks(path: Path) -> dict[int, Counter[Stack]]:
 
 
 def trim(stack: Stack) -> Stack:
-    """Drop the process bootstrap (runpy, granian's worker spawn): start at the event loop's callback."""
+    """Drop the process bootstrap (runpy, granian's worker spawn): start at the event loop's iteration."""
     for index, frame in enumerate(stack):
-        if frame.startswith("Handle._run"):
+        if frame.startswith(("BaseEventLoop._run_once", "uv_run ")):
             return stack[index:]
     return stack
 
@@ -161,7 +174,7 @@ _COLOURS = {
     "SDK core (Rust VM)": "#e6550d",
     "SDK Python glue": "#fd8d3c",
     "granian ASGI bridge": "#31a354",
-    "asyncio event loop": "#74c476",
+    EVENT_LOOP: "#74c476",
     "pydantic": "#6baed6",
     "JSON (stdlib)": "#9ecae1",
     "logging": "#9e9ac8",
