@@ -122,10 +122,11 @@ def read_stacks(path: Path) -> dict[int, Counter[Stack]]:
 
 
 def trim(stack: Stack) -> Stack:
-    """Drop the process bootstrap (runpy, granian's worker spawn): start at the event loop's iteration."""
-    for index, frame in enumerate(stack):
-        if frame.startswith(("BaseEventLoop._run_once", "uv_run ")):
-            return stack[index:]
+    """Drop the process bootstrap (runpy, `python -m`, granian's worker spawn): start below the frame
+    that spawned the worker, at the event loop."""
+    for index in range(len(stack) - 1, -1, -1):
+        if stack[index].startswith("MPServer._spawn_"):
+            return stack[index + 1 :]
     return stack
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from bench import profile
 from patterns import REPO_ROOT
 
-LOOP = "thread (100): MainThread;_run_module_as_main (<frozen runpy>:198);BaseEventLoop._run_once (asyncio/events.py:1)"
+LOOP = "thread (100): MainThread;_run_module_as_main (<frozen runpy>:1);MPServer._spawn_asgi_worker (granian/mp.py:1)"
 APP = f"{LOOP};asgi_app.<locals>.app (restate/server.py:358)"
 RAW = f"""\
 {LOOP};EpollSelector.select (selectors.py:468);epoll_wait (libc.so.6) 50
