@@ -210,10 +210,10 @@ def client_cpu() -> float:
 class Load:
     """wrk when installed (a C load generator); else a multi-threaded Python one (smoke runs only)."""
 
-    def __init__(self, ingress: str, threads: int = 2) -> None:
+    def __init__(self, ingress: str, script_dir: Path, threads: int = 2) -> None:
         self.ingress, self.threads = ingress, threads
         self.wrk: str | None = shutil.which("wrk")
-        self._script_dir = Path(tempfile.mkdtemp(prefix="bench-wrk-"))
+        self._script_dir = script_dir  # wrk's Lua scripts (the run's work folder, removed at the end)
 
     def run(self, scenario: Scenario, seconds: float, tag: str, connections: int) -> dict[str, float]:
         if self.wrk:
@@ -544,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
                 {"RESTATE_LOGGING": "WARN", "NODE_PATH": str(REPO_ROOT / "node_modules")},
             )
         )
-    load = Load(server.ingress_url)
+    load = Load(server.ingress_url, work)
     bench = Bench(server, load, args.seconds, args.warmup)
     results: dict[str, Any] = {
         "machine": {"cpus": CORES, "python": sys.version.split()[0], "node": node_version()},
