@@ -51,6 +51,12 @@ def configure_logging() -> None:
     """The log format of the Restate Python examples (entry points only, never at import time)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per outgoing request is too much
+    # What LOG_FORMAT never prints is not collected either (the Logging HOWTO's "Optimization"): the caller's
+    # file and line (a stack walk per record), the thread and multiprocessing names: 1.8 % of the instructions
+    # of a saga request.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
 
 
 def load(target: str) -> Any:
@@ -184,6 +190,13 @@ def serve(target: str, *, host: str | None = None, port: int | None = None) -> N
         raise SystemExit(f"PATTERNS_SERVER must be hypercorn or granian, not {server!r}")
 
 
+# granian's tuning for `python -m <pattern>`, each measured against its alternatives (README, Performance):
+# uvloop runs a request in 16-18 % fewer instructions than the standard library's event loop.
+GRANIAN_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+}
+
+
 def serve_granian(target: str, host: str, port: int) -> None:
     """granian: a Rust HTTP/1.1 + HTTP/2 server, running the app in one worker process."""
     from granian import Granian
@@ -204,6 +217,7 @@ def serve_granian(target: str, host: str, port: int) -> None:
         # bounded: whoever stops this process SIGKILLs it after a grace time, and the worker follows
         # (die_with_parent).
         workers_kill_timeout=None,
+        **GRANIAN_OPTIONS,
     ).serve(target_loader=granian_worker_app)  # called with `target`, in the worker
 
 

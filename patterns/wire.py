@@ -22,8 +22,6 @@ import base64
 import binascii
 import inspect
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from functools import cache
 from types import UnionType
 from typing import Annotated, Any, TypeAlias, Union, cast, get_args, get_origin
@@ -53,8 +51,7 @@ MAX_INPUT_BYTES = 1024 * 1024  # no handler here needs more; a bigger body is re
 MAX_KEY_LENGTH = 256
 
 
-@asynccontextmanager
-async def bad_input_is_400() -> AsyncIterator[None]:
+class bad_input_is_400:  # noqa: N801 - used like a function: invocation_context_managers=[bad_input_is_400]
     """Refuse bad input with a 4xx and a message before the handler runs, so that it changes nothing.
 
     - a body over MAX_INPUT_BYTES: 413;
@@ -65,7 +62,20 @@ async def bad_input_is_400() -> AsyncIterator[None]:
 
     Without this, restate-sdk answers 500 for any input it cannot parse, and hands `None` to a handler called
     with an empty body, which then fails in the middle and is retried for ever.
+
+    A class rather than an `@asynccontextmanager` generator: fewer instructions per invocation (bench/README.md).
     """
+
+    async def __aenter__(self) -> None:
+        refuse_bad_input()
+
+    async def __aexit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        if isinstance(error, TerminalError):
+            raise_400_for_input_error(error)
+
+
+def refuse_bad_input() -> None:
+    """The checks of bad_input_is_400 on the invocation being run (restate.server_context)."""
     ctx = current_context()
     handler = getattr(ctx, "handler", None)  # the restate-sdk handler being invoked (ServerInvocationContext)
     if ctx is not None and handler is not None:
@@ -75,13 +85,12 @@ async def bad_input_is_400() -> AsyncIterator[None]:
         if handler.service_tag.kind in ("object", "workflow"):
             check_key(cast("ObjectSharedContext", ctx).key())
         check_input(handler.fn, body)
-    try:
-        yield
-    except TerminalError as error:
-        # restate-sdk turns any input it cannot parse into a TerminalError with status 500.
-        if error.status_code == 500 and error.message.startswith(INPUT_ERROR):
-            raise TerminalError(error.message, status_code=400) from error
-        raise
+
+
+def raise_400_for_input_error(error: TerminalError) -> None:
+    """restate-sdk turns any input it cannot parse into a TerminalError with status 500: make it a 400."""
+    if error.status_code == 500 and error.message.startswith(INPUT_ERROR):
+        raise TerminalError(error.message, status_code=400) from error
 
 
 def key_problem(key: str) -> str | None:
