@@ -29,6 +29,8 @@ class Pattern:
     needs: tuple[str, ...] = ()  # infrastructure for the dev runner, from the package's NEEDS (patterns.extras)
     # Kafka subscriptions the dev runner creates, from the package's SUBSCRIPTIONS: (topic, "service/handler").
     subscriptions: tuple[tuple[str, str], ...] = ()
+    # Where an extra sends its webhooks, from the package's WEBHOOKS: (extra, "service/handler").
+    webhooks: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> Path:
@@ -51,13 +53,14 @@ def pattern_names(root: Path = REPO_ROOT) -> list[str]:
     )
 
 
-def load_patterns(names: list[str] | None = None) -> list[Pattern]:
-    """The patterns (all, or the ones named) with their services, in alphabetical order."""
+def load_patterns(names: list[str] | None = None, services: bool = True) -> list[Pattern]:
+    """The patterns (all, or the ones named) with their services (unless `services=False`: then only what
+    their `__init__.py` declares, without importing their apps), in alphabetical order."""
     names = sorted(names if names is not None else pattern_names())
     if not names:
         return []
     result = subprocess.run(
-        [sys.executable, "-m", "patterns.catalogue", *names],
+        [sys.executable, "-m", "patterns.catalogue", *names] + ([] if services else ["--declarations"]),
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -71,7 +74,8 @@ def load_patterns(names: list[str] | None = None) -> list[Pattern]:
             name,
             tuple(parse_services(found[name]["manifest"])),
             tuple(found[name]["needs"]),
-            tuple((topic, target) for topic, target in found[name].get("subscriptions", {}).items()),
+            tuple(found[name]["subscriptions"].items()),
+            tuple(found[name]["webhooks"].items()),
         )
         for name in names
     ]
@@ -139,17 +143,18 @@ async def _manifest(app: Any) -> dict[str, Any]:
     return manifest
 
 
-def _main(names: list[str]) -> None:
+def _main(args: list[str]) -> None:
     import importlib
 
     found = {}
-    for name in names:
-        app = importlib.import_module(f"{name}.app").app
+    for name in [arg for arg in args if not arg.startswith("--")]:
         package = importlib.import_module(name)
+        app = None if "--declarations" in args else importlib.import_module(f"{name}.app").app
         found[name] = {
-            "manifest": asyncio.run(_manifest(app)),
+            "manifest": asyncio.run(_manifest(app)) if app else {},
             "needs": list(getattr(package, "NEEDS", ())),
             "subscriptions": dict(getattr(package, "SUBSCRIPTIONS", {})),
+            "webhooks": dict(getattr(package, "WEBHOOKS", {})),
         }
     json.dump(found, sys.stdout)
 

@@ -1,6 +1,6 @@
 """A local Stripe API server for development and tests: localstripe (PyPI, GPL-3.0; a dev dependency only).
 
-    python -m patterns.localstripe            # 127.0.0.1:8420, webhook -> localhost:8080/payments/processWebhook
+    python -m patterns.localstripe     # 127.0.0.1:8420, webhooks -> the patterns' handlers on localhost:8080
 
 localstripe keeps Stripe objects in memory and sends real signed webhooks, so the `stripe` library and
 `stripe.Webhook.construct_event` work against it unchanged. Two of its defaults are changed here:
@@ -8,8 +8,9 @@ it binds every interface (we bind 127.0.0.1 only), and it writes every change to
 `<tmp>/localstripe.pickle` shared by all instances on the machine (we keep the data in memory only).
 
 `LocalStripe` is the launcher used by the dev runner (`NEEDS = ("stripe",)`) and the tests: it starts the
-server as a child process, waits until it answers, stops it by PID, and registers the webhook once the
-Restate ingress is up. Each start generates a fresh webhook secret; nothing secret is written in code.
+server as a child process, waits until it answers, stops it by PID, and, once the Restate ingress is up,
+points the webhooks at the handler each pattern declares (`WEBHOOKS = {"stripe": "payments/processWebhook"}`
+in its `__init__.py`). Each start generates a fresh webhook secret; nothing secret is written in code.
 
 Pattern code never imports this module: it reaches Stripe through STRIPE_API_BASE, STRIPE_API_KEY and
 STRIPE_WEBHOOK_SECRET (`service_env()`).
@@ -27,11 +28,10 @@ from typing import Any
 
 import httpx
 
-from patterns.catalogue import Pattern
+from patterns.catalogue import Pattern, load_patterns
 from patterns.process import ManagedProcess, http_ok, port_in_use
 
 DEFAULT_PORT = 8420  # localstripe's own default
-WEBHOOK_PATH = "/payments/processWebhook"
 # "Select all Payment Intent events", as the Stripe dashboard setup in the README does. localstripe
 # matches names literally and only ever sends `succeeded` and `payment_failed` of these.
 PAYMENT_INTENT_EVENTS = (
@@ -105,21 +105,29 @@ class LocalStripe:
             "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
         }
 
-    def register_webhook(self, ingress_url: str) -> str:
-        url = ingress_url.rstrip("/") + WEBHOOK_PATH
-        register_webhook(self.api_base, url, self.webhook_secret)
-        return url
+    def register_webhook(self, url: str, name: str = "restate") -> None:
+        """Send the signed payment_intent.* webhooks to `url` (registering `name` again re-points it)."""
+        register_webhook(self.api_base, url, self.webhook_secret, name=name)
 
     def after_registration(self, admin_url: str, ingress_url: str, patterns: list[Pattern]) -> list[str]:
-        url = self.register_webhook(ingress_url)
-        return [f"localstripe {self.api_base}: payment_intent.* webhooks -> {url}"]
+        lines = []
+        for name, url in webhook_urls(ingress_url, patterns).items():
+            self.register_webhook(url, name)
+            lines.append(f"localstripe {self.api_base}: payment_intent.* webhooks -> {url}")
+        return lines
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
 
 
-def run_server(port: int, webhook_url: str | None, api_key: str, webhook_secret: str) -> None:
+def webhook_urls(ingress_url: str, patterns: list[Pattern]) -> dict[str, str]:
+    """pattern -> the URL of the handler it declares for Stripe's webhooks, through the Restate ingress."""
+    ingress_url = ingress_url.rstrip("/")
+    return {p.name: f"{ingress_url}/{target}" for p in patterns for extra, target in p.webhooks if extra == "stripe"}
+
+
+def run_server(port: int, webhook_urls: dict[str, str], api_key: str, webhook_secret: str) -> None:
     """Serve localstripe in this process, on 127.0.0.1 only, with its data in memory only."""
     from aiohttp import web
     from localstripe import webhooks  # type: ignore[import-untyped]
@@ -134,12 +142,13 @@ def run_server(port: int, webhook_url: str | None, api_key: str, webhook_secret:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] localstripe - %(message)s")
     access = logging.getLogger("aiohttp.access")  # one line per request is too much: keep webhook deliveries
     access.addFilter(lambda record: record.getMessage().startswith("webhook"))
-    if webhook_url:
-        webhooks.register_webhook("restate", webhook_url, webhook_secret, list(PAYMENT_INTENT_EVENTS))
+    for name, url in webhook_urls.items():
+        webhooks.register_webhook(name, url, webhook_secret, list(PAYMENT_INTENT_EVENTS))
     base = f"http://127.0.0.1:{port}"
     print(f"localstripe (a local fake of the Stripe API, data in memory only) on {base}", flush=True)
-    if webhook_url:
-        print(f"webhook: payment_intent.* events -> {webhook_url}", flush=True)
+    for url in webhook_urls.values():
+        print(f"webhook: payment_intent.* events -> {url}", flush=True)
+    if webhook_urls:
         print("for the service, in its shell:", flush=True)
         print(
             f"  export STRIPE_API_BASE={base} STRIPE_API_KEY={api_key} STRIPE_WEBHOOK_SECRET={webhook_secret}",
@@ -153,12 +162,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOCALSTRIPE_PORT") or DEFAULT_PORT))
     parser.add_argument(
         "--webhook-url",
-        default=os.environ.get("RESTATE_INGRESS_URL", "http://localhost:8080").rstrip("/") + WEBHOOK_PATH,
-        help="where to send payment_intent.* webhooks (default: the Restate ingress, payments/processWebhook)",
+        help="where to send payment_intent.* webhooks (default: the handlers the patterns declare, through the "
+        "Restate ingress at $RESTATE_INGRESS_URL, else localhost:8080)",
     )
     parser.add_argument("--no-webhook", action="store_true", help="register no webhook (the launcher does it later)")
     args = parser.parse_args(argv)
-    run_server(args.port, None if args.no_webhook else args.webhook_url, new_api_key(), new_webhook_secret())
+    if args.no_webhook:
+        urls = {}
+    elif args.webhook_url:
+        urls = {"restate": args.webhook_url}
+    else:
+        ingress_url = os.environ.get("RESTATE_INGRESS_URL", "http://localhost:8080")
+        urls = webhook_urls(ingress_url, load_patterns(services=False))
+    run_server(args.port, urls, new_api_key(), new_webhook_secret())
 
 
 if __name__ == "__main__":

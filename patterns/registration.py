@@ -58,13 +58,6 @@ def parse_services(manifest: dict[str, Any]) -> list[Service]:
     return services
 
 
-def fetch_manifest(deployment_url: str, timeout: float = 10.0) -> list[Service]:
-    """The services a deployment serves, from its own discovery endpoint."""
-    response = httpx.get(f"{deployment_url}/discover", headers={"accept": MANIFEST_ACCEPT}, timeout=timeout)
-    response.raise_for_status()
-    return parse_services(response.json())
-
-
 def register(admin_url: str, deployment_url: str, *, force: bool = True, timeout: float = 30.0) -> list[str]:
     """Register (or, with force, re-register) a deployment; returns the service names it serves.
 

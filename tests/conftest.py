@@ -112,8 +112,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> Logs:
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
     """A local Stripe API server (localstripe) on a free 127.0.0.1 port, data in memory, for one test module.
 
-    `.api_base`, `.api_key`, `.webhook_secret`, `.service_env()`; `.register_webhook(ingress_url)` sends its
-    signed payment_intent.* webhooks to `<ingress>/payments/processWebhook`."""
+    `.api_base`, `.api_key`, `.webhook_secret`, `.service_env()`; `.register_webhook(url)` sends its signed
+    payment_intent.* webhooks to `url` (e.g. `<ingress>/payments/processWebhook`)."""
     server = LocalStripe(port=free_port())
     server.start(tmp_path_factory.mktemp("localstripe"))
     try:

@@ -23,6 +23,7 @@ import pytest
 from patterns import REPO_ROOT
 from patterns.localstripe import LocalStripe, register_webhook
 from patterns.process import free_port
+from signalspayments import WEBHOOKS
 from signalspayments.app import app
 from signalspayments.stripe_utils import confirmation_params
 from tests.harness import Deployment, Logs, RestateBackend, deployed, eventually, sql
@@ -41,7 +42,7 @@ def env(restate: RestateBackend, localstripe: LocalStripe) -> Iterator[Deploymen
         for key, value in localstripe.service_env().items():
             patch.setenv(key, value)
         with deployed(restate, app) as deployment:
-            localstripe.register_webhook(restate.ingress_url)
+            localstripe.register_webhook(f"{restate.ingress_url}/{WEBHOOKS['stripe']}")
             yield deployment
 
 
@@ -202,7 +203,7 @@ def test_forged_webhook_is_rejected_and_resolves_nothing(
 ) -> None:
     amount = new_amount()
     # For this test localstripe sends its webhooks nowhere: the test itself plays the webhook.
-    register_webhook(localstripe.api_base, f"{env.ingress_url}/payments/processWebhook", "whsec_unused", ("none.none",))
+    register_webhook(localstripe.api_base, f"{env.ingress_url}/{WEBHOOKS['stripe']}", "whsec_unused", ("none.none",))
     invocation_id = ""
     try:
         sent = http.post(
@@ -229,7 +230,7 @@ def test_forged_webhook_is_rejected_and_resolves_nothing(
         output = http.get(f"/restate/invocation/{invocation_id}/attach")
         assert output.status_code == 200, output.text
     finally:
-        localstripe.register_webhook(env.ingress_url)
+        localstripe.register_webhook(f"{env.ingress_url}/{WEBHOOKS['stripe']}")
         if invocation_id and invocation_status(env.admin_url, invocation_id) != "completed":
             httpx.patch(f"{env.admin_url}/invocations/{invocation_id}/kill", timeout=10)
 

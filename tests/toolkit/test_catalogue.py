@@ -22,6 +22,15 @@ def test_every_pattern_folder_is_found_and_defines_services() -> None:
     assert durablerpc.has_api
 
 
+def test_what_the_patterns_declare_is_read_without_their_apps() -> None:
+    declared = {p.name: p for p in load_patterns(["eventtransactions", "signalspayments"], services=False)}
+    assert declared["eventtransactions"].services == ()  # the app was not imported
+    assert declared["eventtransactions"].needs == ("kafka",)
+    assert declared["eventtransactions"].subscriptions == (("social-media-posts", "userFeed/processPost"),)
+    assert declared["signalspayments"].needs == ("stripe",)
+    assert declared["signalspayments"].webhooks == (("stripe", "payments/processWebhook"),)
+
+
 def test_a_later_pattern_that_reuses_a_service_name_is_left_out() -> None:
     signals = Pattern("signalspayments", (service("payments"),))
     machine = Pattern("statemachinepayments", (service("accounts"), service("payments")))
