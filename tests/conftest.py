@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,18 @@ from patterns.localstripe import LocalStripe
 from patterns.postgres import PostgresServer
 from patterns.process import free_port
 from patterns.restate_server import ALWAYS_REPLAY, FAIL_FAST, SMALL, find_binary
-from tests.harness import ClusterRestate, DockerRestate, Logs, NativeRestate, RestateBackend, docker_engine_answers
+from patterns.serving import load
+from tests.harness import (
+    ClusterRestate,
+    Deploy,
+    Deployment,
+    DockerRestate,
+    Logs,
+    NativeRestate,
+    RestateBackend,
+    deployed,
+    docker_engine_answers,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,6 +112,33 @@ def own_restate(
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def deploy(restate: RestateBackend) -> Iterator[Deploy]:
+    """Deploy a pattern's app for the rest of the test module: `deploy("sagas.app:app")` serves it in this
+    process on a free port and registers it (with force: the module under test owns its service names).
+    `env`: set in this process's environment meanwhile (the app reads its knobs there); `on`: another
+    server than the session's `restate` (e.g. `kafka_restate`)."""
+    with ExitStack() as stack:
+
+        def deploy(
+            target: str, *, env: Mapping[str, str] | None = None, on: RestateBackend | None = None
+        ) -> Deployment:
+            patch = stack.enter_context(pytest.MonkeyPatch.context())
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            return stack.enter_context(deployed(on or restate, load(target)))
+
+        yield deploy
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest, deploy: Deploy) -> Deployment:
+    """The app of the pattern under test (`tests/<pattern>/...` deploys `<pattern>.app:app`), for the module.
+    A module that needs knobs or another server overrides `deployment` with `deploy(..., env=..., on=...)`."""
+    pattern = request.module.__name__.split(".")[1]  # tests.<pattern>.test_<pattern>
+    return deploy(f"{pattern}.app:app")
 
 
 @pytest.fixture

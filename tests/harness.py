@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -170,6 +171,20 @@ def deployed(restate: RestateBackend, app: Any) -> Iterator[Deployment]:
     with BackgroundServer(app, restate.service_host, port) as server:
         services = register(restate.admin_url, restate.deployment_url(port))
         yield Deployment(restate, server.url, services)
+
+
+class Deploy(Protocol):
+    """The `deploy` fixture (tests/conftest.py): `deploy("sagas.app:app", env=..., on=...)`."""
+
+    def __call__(
+        self, target: str, *, env: Mapping[str, str] | None = None, on: RestateBackend | None = None
+    ) -> Deployment: ...
+
+
+def unique(prefix: str) -> str:
+    """A fresh id for one test (`unique("trip")` -> `trip-3f9c0a1b2c4d`), so tests never share state.
+    A prefix that ends with `_` or `-` is used as it is (`unique("in_")` -> `in_3f9c0a1b2c4d`)."""
+    return f"{prefix}{'' if prefix.endswith(('_', '-')) else '-'}{uuid.uuid4().hex[:12]}"
 
 
 class ServiceProcess(ManagedProcess):

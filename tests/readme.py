@@ -17,12 +17,14 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from patterns import REPO_ROOT
 from patterns.process import ManagedProcess, free_port, port_in_use
+from tests.harness import eventually
 
 FENCE = re.compile(r"^(\s*)```(.*)$")
 
@@ -40,6 +42,7 @@ class Step:
     expected: str | None
     line: int
     start: bool  # a long-running process, or `no-run` (needs a real external service): not run by the test
+    expected_line: int | None = None  # where the output block is
 
 
 def blocks(markdown: str) -> list[Block]:
@@ -71,10 +74,17 @@ def steps(readme: Path) -> list[Step]:
             line.strip() for line in block.text.splitlines() if line.strip() and not line.strip().startswith("#")
         )
         following = found[index + 1] if index + 1 < len(found) else None
-        expected = following.text if following and "output" in following.info else None
+        output = following if following and "output" in following.info else None
         skipped = "start" in block.info or "no-run" in block.info
-        result.append(Step(commands, expected, block.line, skipped))
+        result.append(
+            Step(commands, output.text if output else None, block.line, skipped, output.line if output else None)
+        )
     return result
+
+
+def output_blocks(readme: Path) -> list[int]:
+    """The lines of every output block of `readme`: what a walkthrough test should have compared."""
+    return [block.line for block in blocks(readme.read_text()) if "output" in block.info]
 
 
 def rewrite(command: str, ports: Mapping[int, str]) -> str:
@@ -214,19 +224,30 @@ class DevStack(ManagedProcess):
             **self.env,
         }
 
-    def run_walkthrough(self, readme: Path) -> tuple[int, int]:
-        """Run every non-`start` shell step of `readme` in order; compare outputs. Returns (commands, checked)."""
-        commands = checked = 0
+    def run_walkthrough(self, readme: Path, retried: Sequence[str] = ()) -> list[int]:
+        """Run every non-`start` shell step of `readme` in order, comparing each output the README shows;
+        returns the lines of the output blocks compared. A step with one of the `retried` words in a command
+        shows the effect of asynchronous work (a Kafka record, say): it runs again until its output matches
+        (so it must be read-only)."""
+        compared = []
         for step in steps(readme):
             if step.start:
                 continue
-            output = run_step(step, self.port_map, self.command_env, REPO_ROOT)
-            commands += len(step.commands)
-            if step.expected is not None:
-                if any(" kv get " in f" {command} " for command in step.commands):
-                    output, expected = sort_kv_rows(normalise(output)), sort_kv_rows(normalise(step.expected))
-                else:
-                    output, expected = normalise(output), normalise(step.expected)
-                assert output == expected, f"{readme.name} line {step.line}"
-                checked += 1
-        return commands, checked
+            if step.expected_line is None:
+                run_step(step, self.port_map, self.command_env, REPO_ROOT)
+                continue
+            if any(word in command for command in step.commands for word in retried):
+                eventually(partial(self._compare, readme, step), timeout=30, interval=0.5)
+            else:
+                self._compare(readme, step)
+            compared.append(step.expected_line)
+        return compared
+
+    def _compare(self, readme: Path, step: Step) -> None:
+        assert step.expected is not None
+        output = run_step(step, self.port_map, self.command_env, REPO_ROOT)
+        if any(" kv get " in f" {command} " for command in step.commands):
+            output, expected = sort_kv_rows(normalise(output)), sort_kv_rows(normalise(step.expected))
+        else:
+            output, expected = normalise(output), normalise(step.expected)
+        assert output == expected, f"{readme.name} line {step.line}"

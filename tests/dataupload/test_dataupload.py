@@ -7,24 +7,16 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from dataupload import client
-from dataupload.app import app
 from patterns import REPO_ROOT
 from patterns.process import free_port
-from tests.harness import Deployment, Logs, RestateBackend, deployed, eventually
-from tests.readme import DevStack
-
-
-@pytest.fixture(scope="module")
-def env(restate: RestateBackend) -> Iterator[Deployment]:
-    with deployed(restate, app) as deployment:
-        yield deployment
+from tests.harness import Deployment, Logs, eventually, unique
+from tests.readme import DevStack, output_blocks
 
 
 @pytest.fixture
@@ -41,23 +33,19 @@ def slow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_CLIENT_TIMEOUT", "300ms")
 
 
-def new_user() -> str:
-    return f"user-{uuid.uuid4().hex[:12]}"
-
-
-def workflow_output(env: Deployment, user: str) -> httpx.Response:
-    return httpx.get(f"{env.ingress_url}/restate/workflow/dataUploader/{user}/output", timeout=30)
+def workflow_output(deployment: Deployment, user: str) -> httpx.Response:
+    return httpx.get(f"{deployment.ingress_url}/restate/workflow/dataUploader/{user}/output", timeout=30)
 
 
 def test_a_fast_upload_answers_with_the_url(
-    env: Deployment, fast: None, logs: Logs, capsys: pytest.CaptureFixture[str]
+    deployment: Deployment, fast: None, logs: Logs, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    user = new_user()
-    url = asyncio.run(client.main(user, env.ingress_url))
+    user = unique("user")
+    url = asyncio.run(client.main(user, deployment.ingress_url))
 
     assert url.startswith("https://s3-eu-central-1.amazonaws.com/") and url.endswith("/")
     assert capsys.readouterr().out == f"Start upload for {user}\nFast upload: URL was {url}\n"
-    assert workflow_output(env, user).json() == url
+    assert workflow_output(deployment, user).json() == url
     assert logs.count(f" >>> Creating bucket with URL {url}") == 1
     assert logs.count(f" >>> Uploading data to target {url}. ETA: 100ms") == 1
     assert logs.containing("Sending email") == []
@@ -65,16 +53,16 @@ def test_a_fast_upload_answers_with_the_url(
 
 @pytest.mark.slow
 def test_a_slow_upload_sends_the_url_by_email_once_it_is_done(
-    env: Deployment, slow: None, logs: Logs, capsys: pytest.CaptureFixture[str]
+    deployment: Deployment, slow: None, logs: Logs, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    user = new_user()
-    assert asyncio.run(client.main(user, env.ingress_url)) == ""
+    user = unique("user")
+    assert asyncio.run(client.main(user, deployment.ingress_url)) == ""
     assert capsys.readouterr().out == f"Start upload for {user}\nSlow upload... Mail the link later\n"
-    assert workflow_output(env, user).status_code == 470  # still uploading: the client gave up, not the workflow
+    assert workflow_output(deployment, user).status_code == 470  # still uploading: the client gave up, not the workflow
 
     email = f"Sending email to '{user}@example.com' with URL"
     eventually(lambda: logs.containing(email), timeout=30)
-    url = workflow_output(env, user).json()
+    url = workflow_output(deployment, user).json()
     messages = logs.messages("dataupload")
     assert messages.count(f" >>> {email} {url}") == 1  # exactly one email, with the workflow's URL
     upload = messages.index(f" >>> Uploading data to target {url}. ETA: 1500ms")
@@ -83,22 +71,26 @@ def test_a_slow_upload_sends_the_url_by_email_once_it_is_done(
     assert logs.count(f" >>> Creating bucket with URL {url}") == 1
 
 
-def test_running_the_client_again_for_an_id_creates_no_second_bucket(env: Deployment, fast: None, logs: Logs) -> None:
-    user = new_user()
-    first = asyncio.run(client.main(user, env.ingress_url))
-    again = asyncio.run(client.main(user, env.ingress_url))
+def test_running_the_client_again_for_an_id_creates_no_second_bucket(
+    deployment: Deployment, fast: None, logs: Logs
+) -> None:
+    user = unique("user")
+    first = asyncio.run(client.main(user, deployment.ingress_url))
+    again = asyncio.run(client.main(user, deployment.ingress_url))
     assert first == again != ""
     assert len(logs.containing(" >>> Creating bucket with URL")) == 1
     assert len(logs.containing(" >>> Uploading data to target")) == 1
     # A second synchronous run is refused: the workflow runs once per id.
-    response = httpx.post(f"{env.ingress_url}/dataUploader/{user}/run", timeout=30)
+    response = httpx.post(f"{deployment.ingress_url}/dataUploader/{user}/run", timeout=30)
     assert response.status_code == 409, response.text
 
 
 @pytest.mark.parametrize("body", [{"mail": "a@example.com"}, {"email": "not an address"}, {"email": 7}, "plain"])
-def test_result_as_email_with_a_bad_address_gets_a_400(env: Deployment, fast: None, body: object, logs: Logs) -> None:
-    user = new_user()
-    response = httpx.post(f"{env.ingress_url}/dataUploader/{user}/resultAsEmail", json=body, timeout=30)
+def test_result_as_email_with_a_bad_address_gets_a_400(
+    deployment: Deployment, fast: None, body: object, logs: Logs
+) -> None:
+    user = unique("user")
+    response = httpx.post(f"{deployment.ingress_url}/dataUploader/{user}/resultAsEmail", json=body, timeout=30)
     assert response.status_code == 400, response.text
     assert "EmailRequest" in response.json()["message"]
     assert logs.containing("Slow upload: client requested") == []
@@ -115,13 +107,13 @@ def run_client(ingress_url: str, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_client_command_line_with_a_random_id(env: Deployment, fast: None) -> None:
-    run = run_client(env.ingress_url)
+def test_client_command_line_with_a_random_id(deployment: Deployment, fast: None) -> None:
+    run = run_client(deployment.ingress_url)
     assert run.returncode == 0, run.stderr
     start, result = run.stdout.splitlines()
     user = start.removeprefix("Start upload for ")
     assert str(uuid.UUID(user)) == user
-    assert result == f"Fast upload: URL was {workflow_output(env, user).json()}"
+    assert result == f"Fast upload: URL was {workflow_output(deployment, user).json()}"
 
 
 def test_client_says_when_restate_is_unreachable() -> None:
@@ -144,8 +136,8 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
         "PATTERNS_DURATION_DATAUPLOAD_CLIENT_TIMEOUT": "500ms",
     }
     with DevStack(["dataupload"], tmp_path, env=knobs) as stack:
-        commands, checked = stack.run_walkthrough(REPO_ROOT / "dataupload" / "README.md")
-        assert (commands, checked) == (7, 6)
+        readme = REPO_ROOT / "dataupload" / "README.md"
+        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
 
         def emails() -> list[str]:
             return [line for line in stack.log("dataupload") if "Sending email to 'user1@example.com'" in line]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,104 +12,93 @@ import httpx
 import pytest
 
 from durablepromise import example1, example4
-from durablepromise.app import app
 from durablepromise.clients import PromiseRejected, durable_promise
 from patterns import REPO_ROOT
-from tests.harness import Deployment, RestateBackend, deployed, eventually, state
-from tests.readme import DevStack, normalise, run_step, steps
+from tests.harness import Deployment, eventually, state, unique
+from tests.readme import DevStack, normalise, output_blocks, run_step, steps
 
 BARACK = {"name": "Barack", "email": "b@whitehouse.gov"}
 
 
-@pytest.fixture(scope="module")
-def env(restate: RestateBackend) -> Iterator[Deployment]:
-    with deployed(restate, app) as deployment:
-        yield deployment
+def call(deployment: Deployment, operation: str, body: Any) -> httpx.Response:
+    return httpx.post(f"{deployment.ingress_url}/promise/{operation}", json=body, timeout=30)
 
 
-def new_id() -> str:
-    return f"prom-{uuid.uuid4().hex[:10]}"
-
-
-def call(env: Deployment, operation: str, body: Any) -> httpx.Response:
-    return httpx.post(f"{env.ingress_url}/promise/{operation}", json=body, timeout=30)
-
-
-def send_await(env: Deployment, promise_id: str) -> str:
-    sent = httpx.post(f"{env.ingress_url}/promise/await/send", json={"promiseId": promise_id}, timeout=30)
+def send_await(deployment: Deployment, promise_id: str) -> str:
+    sent = httpx.post(f"{deployment.ingress_url}/promise/await/send", json={"promiseId": promise_id}, timeout=30)
     invocation: str = sent.json()["invocationId"]
     return invocation
 
 
-def attach(env: Deployment, invocation: str) -> httpx.Response:
-    return httpx.get(f"{env.ingress_url}/restate/invocation/{invocation}/attach", timeout=30)
+def attach(deployment: Deployment, invocation: str) -> httpx.Response:
+    return httpx.get(f"{deployment.ingress_url}/restate/invocation/{invocation}/attach", timeout=30)
 
 
-def listeners(env: Deployment, promise_id: str) -> int:
-    return len(env.state("promises", promise_id).get("listeners", []))
+def listeners(deployment: Deployment, promise_id: str) -> int:
+    return len(deployment.state("promises", promise_id).get("listeners", []))
 
 
-def test_peek_on_a_fresh_id_is_null(env: Deployment) -> None:
-    response = call(env, "peek", {"promiseId": new_id()})
+def test_peek_on_a_fresh_id_is_null(deployment: Deployment) -> None:
+    response = call(deployment, "peek", {"promiseId": unique("prom")})
     assert (response.status_code, response.text) == (200, "null")
 
 
-def test_await_then_resolve_first_completion_wins(env: Deployment) -> None:
-    promise_id = new_id()
-    waiting = send_await(env, promise_id)
-    eventually(lambda: listeners(env, promise_id) == 1)
+def test_await_then_resolve_first_completion_wins(deployment: Deployment) -> None:
+    promise_id = unique("prom")
+    waiting = send_await(deployment, promise_id)
+    eventually(lambda: listeners(deployment, promise_id) == 1)
 
-    resolved = call(env, "resolve", {"promiseId": promise_id, "value": BARACK})
-    again = call(env, "resolve", {"promiseId": promise_id, "value": "someone else"})
-    rejected = call(env, "reject", {"promiseId": promise_id, "errorMessage": "help!"})
+    resolved = call(deployment, "resolve", {"promiseId": promise_id, "value": BARACK})
+    again = call(deployment, "resolve", {"promiseId": promise_id, "value": "someone else"})
+    rejected = call(deployment, "reject", {"promiseId": promise_id, "errorMessage": "help!"})
 
     assert resolved.json() == {"value": BARACK}
-    assert attach(env, waiting).json() == {"value": BARACK}
+    assert attach(deployment, waiting).json() == {"value": BARACK}
     assert again.json() == {"value": BARACK}
     assert rejected.json() == {"value": BARACK}
-    assert call(env, "peek", {"promiseId": promise_id}).json() == {"value": BARACK}
+    assert call(deployment, "peek", {"promiseId": promise_id}).json() == {"value": BARACK}
     # An await after completion answers at once.
-    assert call(env, "await", {"promiseId": promise_id}).json() == {"value": BARACK}
-    assert env.state("promises", promise_id) == {"value": {"value": BARACK}}
+    assert call(deployment, "await", {"promiseId": promise_id}).json() == {"value": BARACK}
+    assert deployment.state("promises", promise_id) == {"value": {"value": BARACK}}
 
 
-def test_reject_first_keeps_the_error(env: Deployment) -> None:
-    promise_id = new_id()
-    assert call(env, "reject", {"promiseId": promise_id, "errorMessage": "help!"}).json() == {"error": "help!"}
-    assert call(env, "resolve", {"promiseId": promise_id, "value": 1}).json() == {"error": "help!"}
-    assert call(env, "await", {"promiseId": promise_id}).json() == {"error": "help!"}
+def test_reject_first_keeps_the_error(deployment: Deployment) -> None:
+    promise_id = unique("prom")
+    assert call(deployment, "reject", {"promiseId": promise_id, "errorMessage": "help!"}).json() == {"error": "help!"}
+    assert call(deployment, "resolve", {"promiseId": promise_id, "value": 1}).json() == {"error": "help!"}
+    assert call(deployment, "await", {"promiseId": promise_id}).json() == {"error": "help!"}
 
 
-def test_dispose_fails_pending_awaiters_and_clears_the_state(env: Deployment) -> None:
-    promise_id = new_id()
-    waiting = [send_await(env, promise_id) for _ in range(2)]
-    eventually(lambda: listeners(env, promise_id) == 2)
+def test_dispose_fails_pending_awaiters_and_clears_the_state(deployment: Deployment) -> None:
+    promise_id = unique("prom")
+    waiting = [send_await(deployment, promise_id) for _ in range(2)]
+    eventually(lambda: listeners(deployment, promise_id) == 2)
 
-    assert call(env, "dispose", {"promiseId": promise_id}).status_code == 200
+    assert call(deployment, "dispose", {"promiseId": promise_id}).status_code == 200
 
     for invocation in waiting:
-        failed = attach(env, invocation)
+        failed = attach(deployment, invocation)
         assert failed.status_code == 500
         assert failed.json()["message"] == "promise was disposed"
-    assert env.state("promises", promise_id) == {}
-    assert call(env, "peek", {"promiseId": promise_id}).text == "null"
+    assert deployment.state("promises", promise_id) == {}
+    assert call(deployment, "peek", {"promiseId": promise_id}).text == "null"
 
 
-def example2(env: Deployment, promise_id: str, role: str) -> subprocess.Popen[str]:
+def example2(deployment: Deployment, promise_id: str, role: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "durablepromise.example2", promise_id, env.ingress_url, "--role", role],
+        [sys.executable, "-m", "durablepromise.example2", promise_id, deployment.ingress_url, "--role", role],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
 
 
-def test_concurrent_awaiters_in_separate_processes_all_get_the_value(env: Deployment) -> None:
-    promise_id = new_id()
-    awaiters = [example2(env, promise_id, "await") for _ in range(3)]
+def test_concurrent_awaiters_in_separate_processes_all_get_the_value(deployment: Deployment) -> None:
+    promise_id = unique("prom")
+    awaiters = [example2(deployment, promise_id, "await") for _ in range(3)]
     try:
-        eventually(lambda: listeners(env, promise_id) == 3, timeout=30)
-        resolver = example2(env, promise_id, "resolve")
+        eventually(lambda: listeners(deployment, promise_id) == 3, timeout=30)
+        resolver = example2(deployment, promise_id, "resolve")
         resolver_out, _ = resolver.communicate(timeout=30)
         outputs = [awaiter.communicate(timeout=30)[0] for awaiter in awaiters]
     finally:
@@ -124,10 +111,10 @@ def test_concurrent_awaiters_in_separate_processes_all_get_the_value(env: Deploy
         assert f"{awaiter.pid} : Got result for '{promise_id}' = '{value}'" in output
 
 
-def test_example3_forks_agree_on_one_value(env: Deployment) -> None:
-    promise_id = new_id()
+def test_example3_forks_agree_on_one_value(deployment: Deployment) -> None:
+    promise_id = unique("prom")
     run = subprocess.run(
-        [sys.executable, "-m", "durablepromise.example3", promise_id, env.ingress_url, "5"],
+        [sys.executable, "-m", "durablepromise.example3", promise_id, deployment.ingress_url, "5"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -142,22 +129,22 @@ def test_example3_forks_agree_on_one_value(env: Deployment) -> None:
     assert sum("will RESOLVE" in line for line in lines) >= 1
 
 
-async def test_client_library_over_the_ingress(env: Deployment) -> None:
-    promise = durable_promise(new_id(), env.ingress_url)
+async def test_client_library_over_the_ingress(deployment: Deployment) -> None:
+    promise = durable_promise(unique("prom"), deployment.ingress_url)
     assert await promise.peek() is None
     assert await promise.resolve([1, 2]) == [1, 2]
     assert await promise.get() == [1, 2]
     assert await promise.reject("too late") == [1, 2]
 
-    rejected = durable_promise(new_id(), env.ingress_url)
+    rejected = durable_promise(unique("prom"), deployment.ingress_url)
     with pytest.raises(PromiseRejected, match="nope"):
         await rejected.reject("nope")
     with pytest.raises(PromiseRejected, match="nope"):
         await rejected.get()
 
 
-async def test_example1(env: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
-    await example1.main(new_id(), env.ingress_url)
+async def test_example1(deployment: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    await example1.main(unique("prom"), deployment.ingress_url)
     assert capsys.readouterr().out.splitlines() == [
         "Peeked value: null",
         "Actual result after completing: This promise will notify everyone",
@@ -166,11 +153,11 @@ async def test_example1(env: Deployment, capsys: pytest.CaptureFixture[str]) -> 
     ]
 
 
-async def test_example4_qna_uses_promises_from_handlers(env: Deployment) -> None:
-    question = f"question-{uuid.uuid4().hex[:8]}"
-    assert await example4.main(question, env.ingress_url) == '{"answer":"42"}'
+async def test_example4_qna_uses_promises_from_handlers(deployment: Deployment) -> None:
+    question = unique("question")
+    assert await example4.main(question, deployment.ingress_url) == '{"answer":"42"}'
     # The promise is the question id: a second answer does not change it.
-    async with httpx.AsyncClient(base_url=env.ingress_url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=deployment.ingress_url, timeout=30) as http:
         second = await http.post("/qna/answer", json={"questionId": question, "answer": "43"})
         assert second.status_code == 200
         assert (await http.post("/qna/ask", json=question)).json() == {"answer": "42"}
@@ -188,43 +175,44 @@ async def test_example4_qna_uses_promises_from_handlers(env: Deployment) -> None
         ("qna/answer", {"questionId": "p-bad"}, "answer\n  Field required"),
     ],
 )
-def test_bad_requests_get_400(env: Deployment, path: str, body: Any, message: str) -> None:
-    response = httpx.post(f"{env.ingress_url}/{path}", json=body, timeout=30)
+def test_bad_requests_get_400(deployment: Deployment, path: str, body: Any, message: str) -> None:
+    response = httpx.post(f"{deployment.ingress_url}/{path}", json=body, timeout=30)
     assert response.status_code == 400
     assert response.json()["message"].startswith("Unable to parse an input argument.")
     assert message in response.json()["message"]
-    assert env.state("promises", "p-bad") == {}
+    assert deployment.state("promises", "p-bad") == {}
 
 
-def test_the_promises_object_is_not_reachable_through_the_ingress(env: Deployment) -> None:
-    response = httpx.post(f"{env.ingress_url}/promises/p-bad/reject", json="help!", timeout=30)
+def test_the_promises_object_is_not_reachable_through_the_ingress(deployment: Deployment) -> None:
+    response = httpx.post(f"{deployment.ingress_url}/promises/p-bad/reject", json="help!", timeout=30)
     assert response.status_code == 400
     assert response.json()["message"] == "the invoked service is not public"
-    assert env.state("promises", "p-bad") == {}
+    assert deployment.state("promises", "p-bad") == {}
 
 
-def test_resolve_without_a_value_resolves_with_null(env: Deployment) -> None:
-    promise_id = new_id()
-    assert call(env, "resolve", {"promiseId": promise_id}).json() == {"value": None}
-    assert call(env, "peek", {"promiseId": promise_id}).json() == {"value": None}
-    assert call(env, "resolve", {"promiseId": promise_id, "value": 1}).json() == {"value": None}  # null won
+def test_resolve_without_a_value_resolves_with_null(deployment: Deployment) -> None:
+    promise_id = unique("prom")
+    assert call(deployment, "resolve", {"promiseId": promise_id}).json() == {"value": None}
+    assert call(deployment, "peek", {"promiseId": promise_id}).json() == {"value": None}
+    assert call(deployment, "resolve", {"promiseId": promise_id, "value": 1}).json() == {"value": None}  # null won
 
 
 def test_readme_walkthrough(tmp_path: Path) -> None:
     with DevStack(["durablepromise"], tmp_path) as stack:
         register = next(step for step in steps(README) if "deployments register" in " ".join(step.commands))
         run_step(register, stack.port_map, stack.command_env, REPO_ROOT)
-        readme_await_then_resolve_in_two_shells(stack)
-        commands, checked = stack.run_walkthrough(README)
-        assert (commands, checked) == (14, 9)
+        in_two_shells = readme_await_then_resolve_in_two_shells(stack)
+        compared = stack.run_walkthrough(README)
+        assert sorted(set(compared + in_two_shells)) == output_blocks(README)  # every output it shows
 
 
 README = REPO_ROOT / "durablepromise" / "README.md"
 
 
-def readme_await_then_resolve_in_two_shells(stack: DevStack) -> None:
+def readme_await_then_resolve_in_two_shells(stack: DevStack) -> list[int]:
     """The README's "await in a second shell, resolve in the first" lines: the await (a `shell start` block, as
-    it blocks) runs in the background, then the resolve completes it; both print the README's output."""
+    it blocks) runs in the background, then the resolve completes it; both print the README's output.
+    Returns the lines of the two output blocks compared."""
     readme = steps(README)
     awaiting = next(step for step in readme if step.start and "promise/await" in " ".join(step.commands))
     resolving = next(
@@ -248,3 +236,5 @@ def readme_await_then_resolve_in_two_shells(stack: DevStack) -> None:
     assert awaiting.expected is not None and resolving.expected is not None
     assert normalise(outputs["await"]) == normalise(awaiting.expected)
     assert normalise(resolved) == normalise(resolving.expected)
+    assert awaiting.expected_line is not None and resolving.expected_line is not None
+    return [awaiting.expected_line, resolving.expected_line]

@@ -6,7 +6,6 @@ import http.client
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,17 +14,10 @@ import pytest
 
 from durablerpc import client
 from durablerpc.api import api
-from durablerpc.app import app
 from patterns import REPO_ROOT
 from patterns.process import free_port
 from patterns.serving import BackgroundServer
-from tests.harness import Deployment, Logs, RestateBackend, deployed
-
-
-@pytest.fixture(scope="module")
-def env(restate: RestateBackend) -> Iterator[Deployment]:
-    with deployed(restate, app) as deployment:
-        yield deployment
+from tests.harness import Deployment, Logs, unique
 
 
 def front_end(ingress_url: str) -> BackgroundServer:
@@ -35,8 +27,8 @@ def front_end(ingress_url: str) -> BackgroundServer:
 
 
 @pytest.fixture(scope="module")
-def front(env: Deployment) -> Iterator[httpx.Client]:
-    server = front_end(env.ingress_url)
+def front(deployment: Deployment) -> Iterator[httpx.Client]:
+    server = front_end(deployment.ingress_url)
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             yield http
@@ -44,12 +36,8 @@ def front(env: Deployment) -> Iterator[httpx.Client]:
         server.stop()
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def test_reservation_is_idempotent_per_reservation_id(env: Deployment, front: httpx.Client, logs: Logs) -> None:
-    product = new_id("product")
+def test_reservation_is_idempotent_per_reservation_id(deployment: Deployment, front: httpx.Client, logs: Logs) -> None:
+    product = unique("product")
 
     first = front.post(f"/reserve/{product}/reservation1")
     second = front.post(f"/reserve/{product}/reservation2")
@@ -61,11 +49,11 @@ def test_reservation_is_idempotent_per_reservation_id(env: Deployment, front: ht
     # The repeated reservation1 was answered from Restate's idempotency table: the handler ran twice, not 3 times.
     assert logs.count(f"Reserving product {product}") == 1
     assert logs.count(f"Product already reserved {product}") == 1
-    assert env.state("product", product) == {"reserved": True}
+    assert deployment.state("product", product) == {"reserved": True}
 
 
-def test_concurrent_reservations_of_one_product_reserve_it_once(env: Deployment, front: httpx.Client) -> None:
-    product = new_id("product")
+def test_concurrent_reservations_of_one_product_reserve_it_once(deployment: Deployment, front: httpx.Client) -> None:
+    product = unique("product")
 
     def reserve(i: int) -> bool:
         response = httpx.post(f"{front.base_url}/reserve/{product}/r{i}", timeout=60)
@@ -78,11 +66,11 @@ def test_concurrent_reservations_of_one_product_reserve_it_once(env: Deployment,
 
     assert results.count(True) == 1
     assert results.count(False) == 49
-    assert env.state("product", product) == {"reserved": True}
+    assert deployment.state("product", product) == {"reserved": True}
 
 
-def test_same_reservation_id_on_two_products_are_independent(env: Deployment, front: httpx.Client) -> None:
-    one, two = new_id("product"), new_id("product")
+def test_same_reservation_id_on_two_products_are_independent(deployment: Deployment, front: httpx.Client) -> None:
+    one, two = unique("product"), unique("product")
     assert front.post(f"/reserve/{one}/shared-id").json() == {"reserved": True}
     assert front.post(f"/reserve/{two}/shared-id").json() == {"reserved": True}
 
@@ -98,12 +86,12 @@ def test_same_reservation_id_on_two_products_are_independent(env: Deployment, fr
     ],
 )
 def test_bad_requests_get_a_4xx_and_change_nothing(
-    env: Deployment, front: httpx.Client, method: str, path: str, status: int
+    deployment: Deployment, front: httpx.Client, method: str, path: str, status: int
 ) -> None:
     response = front.request(method, path)
     assert response.status_code == status
     assert response.json()["detail"]  # a message saying what is wrong
-    assert env.state("product", "bad id") == {} and env.state("product", "x" * 129) == {}
+    assert deployment.state("product", "bad id") == {} and deployment.state("product", "x" * 129) == {}
 
 
 @pytest.mark.parametrize("product", [".", "..", "%2E%2E", "%2e"])
@@ -129,19 +117,19 @@ def test_front_end_answers_503_when_restate_is_unreachable() -> None:
     assert "Restate is unreachable" in response.json()["detail"]
 
 
-async def test_client_main_deduplicates_by_reservation_id(env: Deployment) -> None:
-    product = new_id("product")
-    assert await client.main(product, "reservation1", env.ingress_url) is True
-    assert await client.main(product, "reservation2", env.ingress_url) is False
-    assert await client.main(product, "reservation1", env.ingress_url) is True
+async def test_client_main_deduplicates_by_reservation_id(deployment: Deployment) -> None:
+    product = unique("product")
+    assert await client.main(product, "reservation1", deployment.ingress_url) is True
+    assert await client.main(product, "reservation2", deployment.ingress_url) is False
+    assert await client.main(product, "reservation1", deployment.ingress_url) is True
 
 
-def test_client_command_line(env: Deployment) -> None:
-    product = new_id("product")
+def test_client_command_line(deployment: Deployment) -> None:
+    product = unique("product")
     run = subprocess.run(
         [sys.executable, "-m", "durablerpc.client", "--product-id", product, "--reservation-id", "r1"],
         cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", "RESTATE_INGRESS_URL": env.ingress_url},
+        env={"PATH": "/usr/bin:/bin", "RESTATE_INGRESS_URL": deployment.ingress_url},
         capture_output=True,
         text=True,
         timeout=60,
@@ -150,9 +138,9 @@ def test_client_command_line(env: Deployment) -> None:
     assert run.stdout == '{"reserved": true}\n'
 
 
-def test_ingress_call_with_idempotency_key_header(env: Deployment, logs: Logs) -> None:
-    product = new_id("product")
-    url = f"{env.ingress_url}/product/{product}/reserve"
+def test_ingress_call_with_idempotency_key_header(deployment: Deployment, logs: Logs) -> None:
+    product = unique("product")
+    url = f"{deployment.ingress_url}/product/{product}/reserve"
     answers = [httpx.post(url, headers={"idempotency-key": key}, timeout=30) for key in ("a", "b", "a")]
     assert [(r.status_code, r.json()) for r in answers] == [(200, True), (200, False), (200, True)]
     assert answers[0].headers["x-restate-id"] == answers[2].headers["x-restate-id"]

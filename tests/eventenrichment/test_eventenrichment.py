@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import logging
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,36 +13,39 @@ from typing import Any
 import httpx
 import pytest
 
-from eventenrichment.app import app
 from patterns import REPO_ROOT
 from patterns.kafka import KafkaBroker, create_topics, subscribe, subscriptions, unsubscribe
 from patterns.process import free_port
 from patterns.produce import produce
-from tests.harness import Deployment, NativeRestate, deployed, eventually, sql, state
-from tests.readme import DevStack, Step, normalise, run_step, steps
+from tests.harness import Deploy, Deployment, NativeRestate, eventually, sql, state, unique
+from tests.readme import DevStack, output_blocks
 
 log = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="module")
-def env(kafka_restate: NativeRestate, kafka: KafkaBroker) -> Iterator[tuple[Deployment, str]]:
-    """The app deployed in this process, subscribed to a topic of this module; yields (deployment, topic)."""
-    topic = f"package-location-updates-{uuid.uuid4().hex[:8]}"
-    create_topics(kafka.bootstrap, [topic])
-    with deployed(kafka_restate, app) as deployment:
-        started = time.monotonic()
-        subscription = subscribe(deployment.admin_url, topic, "package-tracker/updateLocation")
-        # Measure how long the consumer group join takes: register a package and wait for its first event.
-        http = httpx.Client(base_url=deployment.ingress_url, timeout=30)
+def topic(kafka: KafkaBroker) -> str:
+    name = unique("package-location-updates")
+    create_topics(kafka.bootstrap, [name])
+    return name
+
+
+@pytest.fixture(scope="module")
+def deployment(deploy: Deploy, kafka_restate: NativeRestate, kafka: KafkaBroker, topic: str) -> Iterator[Deployment]:
+    """The app deployed in this process on the Kafka-enabled server, subscribed to the module's topic."""
+    deployment = deploy("eventenrichment.app:app", on=kafka_restate)
+    started = time.monotonic()
+    subscription = subscribe(deployment.admin_url, topic, "package-tracker/updateLocation")
+    # Measure how long the consumer group join takes: register a package and wait for its first event.
+    with httpx.Client(base_url=deployment.ingress_url, timeout=30) as http:
         assert http.post("/package-tracker/warm-up/registerPackage", json={"finalDestination": "x"}).status_code == 200
         send(kafka, topic, ['warm-up:{"timestamp": "t0", "location": "l0"}'])
         eventually(lambda: len(info(http, "warm-up")["locations"]) == 1, timeout=30)
-        log.info("subscription -> first handled event: %.2fs", time.monotonic() - started)
-        try:
-            yield deployment, topic
-        finally:
-            http.close()
-            unsubscribe(deployment.admin_url, subscription.id)
+    log.info("subscription -> first handled event: %.2fs", time.monotonic() - started)
+    try:
+        yield deployment
+    finally:
+        unsubscribe(deployment.admin_url, subscription.id)
 
 
 def send(kafka: KafkaBroker, topic: str, lines: list[str]) -> None:
@@ -58,20 +60,15 @@ def info(http: httpx.Client, package: str) -> Any:
 
 
 @pytest.fixture
-def http(env: tuple[Deployment, str]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=env[0].ingress_url, timeout=30) as client:
+def http(deployment: Deployment) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=deployment.ingress_url, timeout=30) as client:
         yield client
 
 
-def new_package() -> str:
-    return f"package-{uuid.uuid4().hex[:10]}"
-
-
 def test_locations_from_kafka_enrich_the_registered_package_in_order(
-    env: tuple[Deployment, str], kafka: KafkaBroker, http: httpx.Client
+    deployment: Deployment, topic: str, kafka: KafkaBroker, http: httpx.Client
 ) -> None:
-    deployment, topic = env
-    package = new_package()
+    package = unique("package")
     registered = http.post(
         f"/package-tracker/{package}/registerPackage", json={"finalDestination": "Bridge 6, Amsterdam"}
     )
@@ -105,10 +102,9 @@ def test_locations_from_kafka_enrich_the_registered_package_in_order(
 
 
 def test_an_event_for_an_unknown_package_creates_nothing_and_does_not_block_later_events(
-    env: tuple[Deployment, str], kafka: KafkaBroker, http: httpx.Client
+    deployment: Deployment, topic: str, kafka: KafkaBroker, http: httpx.Client
 ) -> None:
-    deployment, topic = env
-    package = new_package()
+    package = unique("package")
     send(kafka, topic, [f'{package}:{{"timestamp": "2024-10-10 12:00", "location": "Nowhere"}}'])
     failed = eventually(
         lambda: sql(
@@ -130,10 +126,9 @@ def test_an_event_for_an_unknown_package_creates_nothing_and_does_not_block_late
 
 
 def test_http_calls_answer_404_for_unknown_packages_and_400_for_bad_input(
-    env: tuple[Deployment, str], http: httpx.Client
+    deployment: Deployment, http: httpx.Client
 ) -> None:
-    deployment, _ = env
-    package = new_package()
+    package = unique("package")
     update = {"timestamp": "2024-10-10 13:00", "location": "Pinetree Road 5, Paris"}
 
     unknown = http.post(f"/package-tracker/{package}/updateLocation", json=update)
@@ -155,9 +150,8 @@ def test_http_calls_answer_404_for_unknown_packages_and_400_for_bad_input(
     assert info(http, package) == {"finalDestination": "Bridge 6, Amsterdam", "locations": [update]}
 
 
-def test_subscribe_lists_first_and_never_creates_a_duplicate(env: tuple[Deployment, str]) -> None:
+def test_subscribe_lists_first_and_never_creates_a_duplicate(deployment: Deployment, topic: str) -> None:
     """What the dev runner relies on: Restate itself would accept the same subscription twice."""
-    deployment, topic = env
     existing = subscriptions(deployment.admin_url, topic)
     again = subscribe(deployment.admin_url, topic, "package-tracker/updateLocation")
     assert (again.created, [again]) == (False, existing)
@@ -182,23 +176,6 @@ def test_readme_walkthrough(tmp_path: Path, pytestconfig: pytest.Config) -> None
         for subscription in subscriptions(admin, "package-location-updates"):
             unsubscribe(admin, subscription.id)
 
-        checked = 0
-        for step in steps(REPO_ROOT / "eventenrichment" / "README.md"):
-            if step.start:
-                continue
-            if step.expected is None:
-                run_step(step, stack.port_map, stack.command_env, REPO_ROOT)
-                continue
-            expected = normalise(step.expected)
-
-            def matches(step: Step = step, expected: str = expected) -> None:
-                output = normalise(run_step(step, stack.port_map, stack.command_env, REPO_ROOT))
-                assert output == expected, f"README line {step.line}:\n{output}"
-
-            if any(word in command for command in step.commands for word in EVENTUALLY):
-                eventually(matches, timeout=30, interval=0.5)
-            else:
-                matches()
-            checked += 1
-        assert checked == 3
+        readme = REPO_ROOT / "eventenrichment" / "README.md"
+        assert stack.run_walkthrough(readme, retried=EVENTUALLY) == output_blocks(readme)  # every output it shows
         assert len(subscriptions(admin, "package-location-updates")) == 1  # the README's, no duplicate

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from patterns import REPO_ROOT
 from patterns.kafka import KafkaBroker, create_topics, subscribe, subscriptions, unsubscribe
 from patterns.process import free_port
 from patterns.produce import produce
-from tests.harness import NativeRestate, ServiceProcess, eventually, sql
-from tests.readme import DevStack
+from tests.harness import NativeRestate, ServiceProcess, eventually, sql, unique
+from tests.readme import DevStack, output_blocks
 
 # Moderation answers PENDING twice per post, then DONE; each poll waits 300 ms: about 0.7 s per post.
 KNOBS = {
@@ -32,7 +31,7 @@ UPDATED = re.compile(r"Updating the user feed for user (\S+) with post (\S+)$")
 
 @pytest.fixture(scope="module")
 def topic(kafka: KafkaBroker) -> str:
-    name = f"social-media-posts-{uuid.uuid4().hex[:8]}"
+    name = unique("social-media-posts")
     create_topics(kafka.bootstrap, [name])  # one partition, as upstream: every user's posts share it
     return name
 
@@ -91,14 +90,10 @@ def wait_until_updated(feed: ServiceProcess, users: set[str], posts: int, timeou
     return eventually(check, timeout=timeout)
 
 
-def new_user(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
 def test_posts_of_one_user_are_processed_one_after_another_in_offset_order(
     feed: ServiceProcess, kafka: KafkaBroker, topic: str
 ) -> None:
-    user = new_user("userid1")
+    user = unique("userid1")
     posts = [(user, f"Post number {n}") for n in range(1, 4)]
     send(kafka, topic, posts)
 
@@ -114,7 +109,7 @@ def test_posts_of_one_user_are_processed_one_after_another_in_offset_order(
 def test_a_slow_user_does_not_block_the_posts_of_another_user(
     feed: ServiceProcess, kafka: KafkaBroker, topic: str
 ) -> None:
-    busy, other = new_user("userid1"), new_user("userid2")
+    busy, other = unique("userid1"), unique("userid2")
     # One partition: the other user's post is behind three of the busy user's posts in the topic.
     send(kafka, topic, [(busy, "first"), (busy, "second"), (busy, "third"), (other, "only")])
 
@@ -130,7 +125,7 @@ def test_a_slow_user_does_not_block_the_posts_of_another_user(
 def test_each_post_is_created_once_when_the_service_crashes_during_moderation(
     feed: ServiceProcess, kafka: KafkaBroker, topic: str
 ) -> None:
-    user = new_user("userid1")
+    user = unique("userid1")
     send(kafka, topic, [(user, "Hi! This is my first post!")])
 
     def pending_post() -> str:
@@ -161,7 +156,7 @@ def test_every_post_is_processed_once_across_a_restate_server_restart(
     if request.config.getoption("--restate-nodes") > 1:  # every node's consumer leaves and rejoins the group
         reason = "Tansu may keep a member of the previous generation as group leader: the group never rebalances"
         request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
-    users = [new_user(f"user{n}") for n in range(3)]
+    users = [unique(f"user{n}") for n in range(3)]
     before = [(user, f"before {n}") for n in range(2) for user in users]
     after = [(user, f"after {n}") for n in range(2) for user in users]
     send(kafka, topic, before)
@@ -190,7 +185,7 @@ def test_every_post_is_processed_once_across_a_restate_server_restart(
 
 
 def test_a_malformed_post_gets_a_400_and_is_not_processed(feed: ServiceProcess, kafka_restate: NativeRestate) -> None:
-    user = new_user("userid1")
+    user = unique("userid1")
     response = httpx.post(
         f"{kafka_restate.ingress_url}/userFeed/{user}/processPost", json={"content": "no metadata"}, timeout=30
     )
@@ -214,7 +209,8 @@ def test_readme_walkthrough(tmp_path: Path, pytestconfig: pytest.Config) -> None
         for subscription in subscriptions(admin, "social-media-posts"):
             unsubscribe(admin, subscription.id)
 
-        assert stack.run_walkthrough(REPO_ROOT / "eventtransactions" / "README.md") == (5, 1)
+        readme = REPO_ROOT / "eventtransactions" / "README.md"
+        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
 
         def feed_updates() -> list[str]:
             log = stack.log("eventtransactions")

@@ -10,19 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from parallelizework.app import app
 from patterns import REPO_ROOT
 from patterns.restate_server import FAIL_FAST, SMALL
-from tests.harness import Deployment, Logs, NativeRestate, RestateBackend, ServiceProcess, deployed, eventually, sql
-from tests.readme import DevStack
+from tests.harness import Deployment, Logs, NativeRestate, ServiceProcess, eventually, sql
+from tests.readme import DevStack, output_blocks
 
 DURATION = "PATTERNS_DURATION_PARALLELIZEWORK_SUBTASK"
-
-
-@pytest.fixture(scope="module")
-def env(restate: RestateBackend) -> Iterator[Deployment]:
-    with deployed(restate, app) as deployment:
-        yield deployment
 
 
 def run(ingress_url: str, description: Any, timeout: float = 60) -> httpx.Response:
@@ -36,51 +29,51 @@ def subtask_invocations(admin_url: str, parent_id: str) -> list[dict[str, Any]]:
     )
 
 
-def test_results_come_back_in_input_order(env: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_results_come_back_in_input_order(deployment: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATTERNS_TIME_SCALE", "0.1")  # random 0-0.4 s per subtask: completion order varies
-    response = run(env.ingress_url, {"description": "a,b,c,d,e,f"})
+    response = run(deployment.ingress_url, {"description": "a,b,c,d,e,f"})
 
     assert response.status_code == 200, response.text
     expected = "a: DONE,b: DONE,c: DONE,d: DONE,e: DONE,f: DONE"
     assert response.json() == {"description": expected}
     assert logs.count(f"Aggregated result: {expected}") == 1
     # Six separate runSubtask invocations, started by this run.
-    children = subtask_invocations(env.admin_url, response.headers["x-restate-id"])
+    children = subtask_invocations(deployment.admin_url, response.headers["x-restate-id"])
     assert sorted(child["target_handler_name"] for child in children) == ["runSubtask"] * 6
     for name in "abcdef":
         assert logs.count(f"Started executing subtask: {name}") == 1
         assert logs.count(f"Execution subtask finished: {name}") == 1
 
 
-def test_subtasks_run_in_parallel(env: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_subtasks_run_in_parallel(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DURATION, "1s")  # every subtask sleeps 1 s (durably)
     names = [f"t{i}" for i in range(10)]
 
     started = time.monotonic()
-    response = run(env.ingress_url, {"description": ",".join(names)})
+    response = run(deployment.ingress_url, {"description": ",".join(names)})
     elapsed = time.monotonic() - started
 
     assert response.json() == {"description": ",".join(f"{n}: DONE" for n in names)}
     assert 1.0 <= elapsed < 5.0, f"10 subtasks of 1 s took {elapsed:.1f}s: not parallel"  # serial: 10 s
 
 
-def test_fan_out_of_200_subtasks(env: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fan_out_of_200_subtasks(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DURATION, "100ms")
     names = [f"s{i:03}" for i in range(200)]
 
     started = time.monotonic()
-    response = run(env.ingress_url, {"description": ",".join(names)})
+    response = run(deployment.ingress_url, {"description": ",".join(names)})
     elapsed = time.monotonic() - started
 
     assert response.status_code == 200, response.text
     assert response.json()["description"].split(",") == [f"{n}: DONE" for n in names]
-    assert len(subtask_invocations(env.admin_url, response.headers["x-restate-id"])) == 200
+    assert len(subtask_invocations(deployment.admin_url, response.headers["x-restate-id"])) == 200
     assert elapsed < 30, elapsed  # about 2 s on an idle 2-core machine
 
 
 @pytest.mark.parametrize("body", [{}, {"description": ""}, {"description": 5}, "a,b"])
-def test_bad_task_gets_400(env: Deployment, body: Any) -> None:
-    response = run(env.ingress_url, body)
+def test_bad_task_gets_400(deployment: Deployment, body: Any) -> None:
+    response = run(deployment.ingress_url, body)
     assert response.status_code == 400
     assert "Unable to parse an input argument" in response.json()["message"]
 
@@ -128,7 +121,7 @@ def test_crash_during_fan_out_keeps_finished_subtasks(patient_restate: NativeRes
 
 def test_readme_walkthrough(tmp_path: Path) -> None:
     with DevStack(["parallelizework"], tmp_path, env={"PATTERNS_TIME_SCALE": "0.1"}) as stack:
-        commands, checked = stack.run_walkthrough(REPO_ROOT / "parallelizework" / "README.md")
-        assert (commands, checked) == (2, 1)
+        readme = REPO_ROOT / "parallelizework" / "README.md"
+        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
         log = stack.log("parallelizework")
         assert sum("Started executing subtask: shower" in line for line in log) == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,23 +12,16 @@ import httpx
 import pytest
 
 from patterns import REPO_ROOT
-from priorityqueue.app import app
-from tests.harness import Deployment, Logs, RestateBackend, deployed, eventually
-from tests.readme import DevStack
+from tests.harness import Deployment, Logs, eventually
+from tests.readme import DevStack, output_blocks
 
 QUEUE = "myService/expensiveMethod"
 OPERATION = "PATTERNS_DURATION_PRIORITYQUEUE_OPERATION"
 
 
-@pytest.fixture(scope="module")
-def env(restate: RestateBackend) -> Iterator[Deployment]:
-    with deployed(restate, app) as deployment:
-        yield deployment
-
-
-def send(env: Deployment, priority: int, left: int = 1, right: int = 2) -> str:
+def send(deployment: Deployment, priority: int, left: int = 1, right: int = 2) -> str:
     sent = httpx.post(
-        f"{env.ingress_url}/myService/expensiveMethod/send",
+        f"{deployment.ingress_url}/myService/expensiveMethod/send",
         json={"left": left, "right": right, "priority": priority},
         timeout=30,
     )
@@ -38,12 +30,12 @@ def send(env: Deployment, priority: int, left: int = 1, right: int = 2) -> str:
     return invocation
 
 
-def attach(env: Deployment, invocation: str) -> httpx.Response:
-    return httpx.get(f"{env.ingress_url}/restate/invocation/{invocation}/attach", timeout=60)
+def attach(deployment: Deployment, invocation: str) -> httpx.Response:
+    return httpx.get(f"{deployment.ingress_url}/restate/invocation/{invocation}/attach", timeout=60)
 
 
-def queue_state(env: Deployment) -> dict[str, Any]:
-    return env.state("queue", QUEUE)
+def queue_state(deployment: Deployment) -> dict[str, Any]:
+    return deployment.state("queue", QUEUE)
 
 
 def in_flight(state: dict[str, Any]) -> int:
@@ -51,15 +43,15 @@ def in_flight(state: dict[str, Any]) -> int:
     return len(state.get("inFlight", []))
 
 
-def drained(env: Deployment) -> None:
-    assert queue_state(env) == {"items": [], "inFlight": []}
+def drained(deployment: Deployment) -> None:
+    assert queue_state(deployment) == {"items": [], "inFlight": []}
 
 
 class Sampler:
     """Reads the queue's state through the admin SQL API in the background while a test runs."""
 
-    def __init__(self, env: Deployment) -> None:
-        self.env = env
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
         self.samples: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -68,7 +60,7 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.samples.append(queue_state(self.env))
+                self.samples.append(queue_state(self.deployment))
             except httpx.HTTPStatusError as error:
                 self.errors.append(f"{error}: {error.response.text}")
             time.sleep(0.02)
@@ -83,13 +75,13 @@ class Sampler:
 
 
 def test_at_most_ten_in_flight_and_all_results_are_right(
-    env: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(OPERATION, "1s")
-    with Sampler(env) as sampler, ThreadPoolExecutor(25) as pool:
-        invocations = list(pool.map(lambda _: send(env, priority=2), range(25)))
-        results = [attach(env, invocation) for invocation in invocations]
-        eventually(lambda: drained(env), timeout=15)
+    with Sampler(deployment) as sampler, ThreadPoolExecutor(25) as pool:
+        invocations = list(pool.map(lambda _: send(deployment, priority=2), range(25)))
+        results = [attach(deployment, invocation) for invocation in invocations]
+        eventually(lambda: drained(deployment), timeout=15)
 
     assert [(r.status_code, r.json()) for r in results] == [(200, 3)] * 25
     running = [in_flight(sample) for sample in sampler.samples]
@@ -99,23 +91,23 @@ def test_at_most_ten_in_flight_and_all_results_are_right(
     assert "Tick end. Queue length: 0, In Flight: 0" in logs.messages()
 
 
-def test_priority_one_overtakes_queued_priority_two(env: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_priority_one_overtakes_queued_priority_two(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     # The operation reads its duration when it starts: nine long operations and one shorter one fill the slots,
     # so exactly one slot opens (after 2 s) while four items wait.
     monkeypatch.setenv(OPERATION, "5s")
-    busy = [send(env, priority=2) for _ in range(9)]
-    eventually(lambda: in_flight(queue_state(env)) == 9, timeout=15)
+    busy = [send(deployment, priority=2) for _ in range(9)]
+    eventually(lambda: in_flight(queue_state(deployment)) == 9, timeout=15)
     monkeypatch.setenv(OPERATION, "2s")
-    busy.append(send(env, priority=2))
-    eventually(lambda: in_flight(queue_state(env)) == 10, timeout=15)
+    busy.append(send(deployment, priority=2))
+    eventually(lambda: in_flight(queue_state(deployment)) == 10, timeout=15)
     monkeypatch.setenv(OPERATION, "300ms")
-    waiting = [send(env, priority=2) for _ in range(3)]
-    eventually(lambda: len(queue_state(env).get("items", [])) == 3, timeout=15)
-    urgent = send(env, priority=1, left=100, right=1)
+    waiting = [send(deployment, priority=2) for _ in range(3)]
+    eventually(lambda: len(queue_state(deployment).get("items", [])) == 3, timeout=15)
+    urgent = send(deployment, priority=1, left=100, right=1)
 
-    with Sampler(env) as sampler:
-        assert attach(env, urgent).json() == 101
-        eventually(lambda: len(queue_state(env).get("items", [])) < 3, timeout=15)
+    with Sampler(deployment) as sampler:
+        assert attach(deployment, urgent).json() == 101
+        eventually(lambda: len(queue_state(deployment).get("items", [])) < 3, timeout=15)
 
     # While the priority-1 item waited, all three older priority-2 items waited too; the first item to leave
     # the queue was the priority-1 item.
@@ -123,34 +115,36 @@ def test_priority_one_overtakes_queued_priority_two(env: Deployment, monkeypatch
     assert all(len(s["items"]) == 4 for s in sampler.samples if any(i["priority"] == 1 for i in s.get("items", [])))
     after = [s for s in sampler.samples if s and len(s["items"]) == 3]
     assert after and all(item["priority"] == 2 for s in after for item in s["items"])
-    assert [attach(env, i).json() for i in busy + waiting] == [3] * 13
-    eventually(lambda: drained(env), timeout=15)
+    assert [attach(deployment, i).json() for i in busy + waiting] == [3] * 13
+    eventually(lambda: drained(deployment), timeout=15)
 
 
 def test_cancelled_waiter_is_dropped_and_leaks_no_capacity(
-    env: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Long enough that the waiter is still queued when it is cancelled, even on a busy machine.
     monkeypatch.setenv(OPERATION, "8s")
-    busy = [send(env, priority=2) for _ in range(10)]
-    eventually(lambda: in_flight(queue_state(env)) == 10, timeout=15)
-    waiter = send(env, priority=2)
-    eventually(lambda: len(queue_state(env).get("items", [])) == 1, timeout=15)
-    ticket = queue_state(env)["items"][0]["awakeable"]
+    busy = [send(deployment, priority=2) for _ in range(10)]
+    eventually(lambda: in_flight(queue_state(deployment)) == 10, timeout=15)
+    waiter = send(deployment, priority=2)
+    eventually(lambda: len(queue_state(deployment).get("items", [])) == 1, timeout=15)
+    ticket = queue_state(deployment)["items"][0]["awakeable"]
 
-    cancelled = httpx.patch(f"{env.admin_url}/invocations/{waiter}/cancel", timeout=30)
+    cancelled = httpx.patch(f"{deployment.admin_url}/invocations/{waiter}/cancel", timeout=30)
     assert cancelled.status_code == 202, cancelled.text
 
     # Its item leaves the queue, and its ticket holds no slot (the admitted operations may still run, or
     # on a busy machine have finished already: either way the queue forgot the waiter).
-    eventually(lambda: queue_state(env)["items"] == [] and ticket not in queue_state(env)["inFlight"], timeout=15)
-    answer = attach(env, waiter)
+    eventually(
+        lambda: queue_state(deployment)["items"] == [] and ticket not in queue_state(deployment)["inFlight"], timeout=15
+    )
+    answer = attach(deployment, waiter)
     assert answer.status_code == 409 and answer.json()["message"] == "cancelled"
-    assert [attach(env, i).json() for i in busy] == [3] * 10
-    eventually(lambda: drained(env), timeout=15)  # every slot came back: nothing leaked
+    assert [attach(deployment, i).json() for i in busy] == [3] * 10
+    eventually(lambda: drained(deployment), timeout=15)  # every slot came back: nothing leaked
 
     monkeypatch.setenv(OPERATION, "0s")
-    assert attach(env, send(env, priority=1)).json() == 3  # and the queue still admits work
+    assert attach(deployment, send(deployment, priority=1)).json() == 3  # and the queue still admits work
 
 
 @pytest.mark.parametrize(
@@ -165,17 +159,17 @@ def test_cancelled_waiter_is_dropped_and_leaks_no_capacity(
         {"left": True, "right": 2},
     ],
 )
-def test_bad_request_gets_400_and_changes_nothing(env: Deployment, body: Any) -> None:
-    before = queue_state(env)
-    response = httpx.post(f"{env.ingress_url}/myService/expensiveMethod", json=body, timeout=30)
+def test_bad_request_gets_400_and_changes_nothing(deployment: Deployment, body: Any) -> None:
+    before = queue_state(deployment)
+    response = httpx.post(f"{deployment.ingress_url}/myService/expensiveMethod", json=body, timeout=30)
     assert response.status_code == 400
     assert "Unable to parse an input argument" in response.json()["message"]
-    assert queue_state(env) == before
+    assert queue_state(deployment) == before
 
 
 def test_readme_walkthrough(tmp_path: Path) -> None:
     with DevStack(["priorityqueue"], tmp_path, env={OPERATION: "100ms"}) as stack:
-        commands, checked = stack.run_walkthrough(REPO_ROOT / "priorityqueue" / "README.md")
-        assert (commands, checked) == (4, 2)
+        readme = REPO_ROOT / "priorityqueue" / "README.md"
+        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
         log = stack.log("priorityqueue")
         assert sum("Tick end. Queue length:" in line for line in log) >= 32  # a push and a done per call

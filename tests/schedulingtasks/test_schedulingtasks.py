@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,16 +11,10 @@ import pytest
 
 from patterns import REPO_ROOT
 from schedulingtasks.app import app
-from tests.harness import Deployment, Logs, NativeRestate, RestateBackend, deployed, eventually, sql, state
-from tests.readme import DevStack
+from tests.harness import Deployment, Logs, NativeRestate, deployed, eventually, sql, state, unique
+from tests.readme import DevStack, output_blocks
 
 INTERVAL = "PATTERNS_DURATION_SCHEDULINGTASKS_REMINDER"
-
-
-@pytest.fixture(scope="module")
-def env(restate: RestateBackend) -> Iterator[Deployment]:
-    with deployed(restate, app) as deployment:
-        yield deployment
 
 
 def event(event_id: str) -> dict[str, Any]:
@@ -30,8 +22,8 @@ def event(event_id: str) -> dict[str, Any]:
 
 
 def new_ids() -> tuple[str, str]:
-    suffix = uuid.uuid4().hex[:10]
-    return f"invoice-{suffix}", f"evt_{suffix}"
+    """An invoice and the id of its Stripe event."""
+    return unique("invoice"), unique("evt_")
 
 
 def call(ingress_url: str, invoice: str, handler: str, body: Any) -> httpx.Response:
@@ -57,85 +49,85 @@ ESCALATED = "Escalating to {} invoice to support team"
 
 
 def test_failure_only_three_reminders_then_one_escalation(
-    env: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(INTERVAL, "200ms")
     invoice, event_id = new_ids()
 
-    assert call(env.ingress_url, invoice, "onPaymentFailure", event(event_id)).status_code == 200
+    assert call(deployment.ingress_url, invoice, "onPaymentFailure", event(event_id)).status_code == 200
 
     eventually(lambda: logs.count(ESCALATED.format(event_id)) == 1, timeout=20)
-    eventually(lambda: pending_invocations(env.admin_url, invoice) == 0, timeout=10)  # no timer left
+    eventually(lambda: pending_invocations(deployment.admin_url, invoice) == 0, timeout=10)  # no timer left
     assert reminder_log(logs, event_id) == [REMINDED.format(event_id)] * 3 + [ESCALATED.format(event_id)]
-    assert env.state("PaymentTracker", invoice) == {"reminders_count": 3, "escalated": True}
+    assert deployment.state("PaymentTracker", invoice) == {"reminders_count": 3, "escalated": True}
 
 
 def test_success_after_first_reminder_stops_the_loop(
-    env: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(INTERVAL, "1s")
     invoice, event_id = new_ids()
 
-    assert call(env.ingress_url, invoice, "onPaymentFailure", event(event_id)).status_code == 200
+    assert call(deployment.ingress_url, invoice, "onPaymentFailure", event(event_id)).status_code == 200
     assert logs.count(REMINDED.format(event_id)) == 1  # the first reminder goes out at once
-    assert call(env.ingress_url, invoice, "onPaymentSuccess", event(event_id)).status_code == 200
+    assert call(deployment.ingress_url, invoice, "onPaymentSuccess", event(event_id)).status_code == 200
 
     # The pending timer still fires, sees the payment and stops.
     eventually(lambda: logs.count(f"Invoice {invoice} was paid: reminders stop") == 1, timeout=20)
-    eventually(lambda: pending_invocations(env.admin_url, invoice) == 0, timeout=10)
+    eventually(lambda: pending_invocations(deployment.admin_url, invoice) == 0, timeout=10)
     assert logs.count(REMINDED.format(event_id)) == 1
     assert logs.count(ESCALATED.format(event_id)) == 0
-    assert env.state("PaymentTracker", invoice) == {"reminders_count": 1, "paid": True}
+    assert deployment.state("PaymentTracker", invoice) == {"reminders_count": 1, "paid": True}
 
 
-def test_success_first_makes_a_later_failure_a_noop(env: Deployment, logs: Logs) -> None:
+def test_success_first_makes_a_later_failure_a_noop(deployment: Deployment, logs: Logs) -> None:
     invoice, event_id = new_ids()
 
-    assert call(env.ingress_url, invoice, "onPaymentSuccess", event(event_id)).status_code == 200
-    assert call(env.ingress_url, invoice, "onPaymentFailure", event(event_id)).status_code == 200
+    assert call(deployment.ingress_url, invoice, "onPaymentSuccess", event(event_id)).status_code == 200
+    assert call(deployment.ingress_url, invoice, "onPaymentFailure", event(event_id)).status_code == 200
 
     assert logs.count(f"Invoice {invoice} is already paid: no reminders") == 1
     assert logs.count(REMINDED.format(event_id)) == 0
-    assert pending_invocations(env.admin_url, invoice) == 0
-    assert env.state("PaymentTracker", invoice) == {"paid": True}
+    assert pending_invocations(deployment.admin_url, invoice) == 0
+    assert deployment.state("PaymentTracker", invoice) == {"paid": True}
 
 
-def test_two_failure_events_make_one_chain(env: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_failure_events_make_one_chain(deployment: Deployment, logs: Logs, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(INTERVAL, "200ms")
     invoice, event_id = new_ids()
 
     with ThreadPoolExecutor(2) as pool:
         answers = list(
-            pool.map(lambda _: call(env.ingress_url, invoice, "onPaymentFailure", event(event_id)), range(2))
+            pool.map(lambda _: call(deployment.ingress_url, invoice, "onPaymentFailure", event(event_id)), range(2))
         )
     assert [a.status_code for a in answers] == [200, 200]
     # The second event arrives in the middle of the loop: still one chain.
-    assert call(env.ingress_url, invoice, "onPaymentFailure", event(event_id)).status_code == 200
+    assert call(deployment.ingress_url, invoice, "onPaymentFailure", event(event_id)).status_code == 200
 
     eventually(lambda: logs.count(ESCALATED.format(event_id)) == 1, timeout=20)
-    eventually(lambda: pending_invocations(env.admin_url, invoice) == 0, timeout=10)
+    eventually(lambda: pending_invocations(deployment.admin_url, invoice) == 0, timeout=10)
     assert logs.count(f"Reminders for invoice {invoice} already running: ignoring event {event_id}") == 2
     assert reminder_log(logs, event_id) == [REMINDED.format(event_id)] * 3 + [ESCALATED.format(event_id)]
-    assert env.state("PaymentTracker", invoice)["reminders_count"] == 3
+    assert deployment.state("PaymentTracker", invoice)["reminders_count"] == 3
 
 
 @pytest.mark.parametrize(
     "body",
     [{"type": "x", "created": 1}, {"type": "x", "created": "yesterday", "data": {"id": "e", "customer": "c"}}, "text"],
 )
-def test_bad_event_gets_400_and_changes_nothing(env: Deployment, body: Any) -> None:
+def test_bad_event_gets_400_and_changes_nothing(deployment: Deployment, body: Any) -> None:
     invoice, _ = new_ids()
-    response = call(env.ingress_url, invoice, "onPaymentFailure", body)
+    response = call(deployment.ingress_url, invoice, "onPaymentFailure", body)
     assert response.status_code == 400
     assert "Unable to parse an input argument" in response.json()["message"]
-    assert env.state("PaymentTracker", invoice) == {}
+    assert deployment.state("PaymentTracker", invoice) == {}
 
 
-def test_internal_remind_handler_is_not_reachable_from_the_ingress(env: Deployment) -> None:
+def test_internal_remind_handler_is_not_reachable_from_the_ingress(deployment: Deployment) -> None:
     invoice, event_id = new_ids()
-    response = call(env.ingress_url, invoice, "remind", event(event_id))
+    response = call(deployment.ingress_url, invoice, "remind", event(event_id))
     assert 400 <= response.status_code < 500
-    assert env.state("PaymentTracker", invoice) == {}
+    assert deployment.state("PaymentTracker", invoice) == {}
 
 
 @pytest.mark.slow
@@ -162,7 +154,7 @@ def state_of(server: NativeRestate, invoice: str) -> dict[str, Any]:
 
 def test_readme_walkthrough(tmp_path: Path) -> None:
     with DevStack(["schedulingtasks"], tmp_path) as stack:
-        commands, checked = stack.run_walkthrough(REPO_ROOT / "schedulingtasks" / "README.md")
-        assert (commands, checked) == (5, 2)
+        readme = REPO_ROOT / "schedulingtasks" / "README.md"
+        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
         log = stack.log("schedulingtasks")
         assert sum("Sending reminder email for event: evt_1JH2Y4F2eZvKYlo2C8b9" in line for line in log) == 1

@@ -24,10 +24,9 @@ from patterns import REPO_ROOT
 from patterns.localstripe import LocalStripe, register_webhook
 from patterns.process import free_port
 from signalspayments import WEBHOOKS
-from signalspayments.app import app
 from signalspayments.stripe_utils import confirmation_params
-from tests.harness import Deployment, Logs, RestateBackend, deployed, eventually, sql
-from tests.readme import DevStack
+from tests.harness import Deploy, Deployment, Logs, eventually, sql
+from tests.readme import DevStack, output_blocks
 
 # stripe's HTTPXClient posts form data with `data=`, which httpx deprecates: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
@@ -37,18 +36,15 @@ FAILING_IBAN = "DE62370400440532013001"  # SEPA debit: 'processing', then paymen
 
 
 @pytest.fixture(scope="module")
-def env(restate: RestateBackend, localstripe: LocalStripe) -> Iterator[Deployment]:
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in localstripe.service_env().items():
-            patch.setenv(key, value)
-        with deployed(restate, app) as deployment:
-            localstripe.register_webhook(f"{restate.ingress_url}/{WEBHOOKS['stripe']}")
-            yield deployment
+def deployment(deploy: Deploy, localstripe: LocalStripe) -> Deployment:
+    deployment = deploy("signalspayments.app:app", env=localstripe.service_env())
+    localstripe.register_webhook(f"{deployment.ingress_url}/{WEBHOOKS['stripe']}")
+    return deployment
 
 
 @pytest.fixture(scope="module")
-def http(env: Deployment) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=env.ingress_url, timeout=60) as client:
+def http(deployment: Deployment) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=deployment.ingress_url, timeout=60) as client:
         yield client
 
 
@@ -105,7 +101,7 @@ def post_webhook(http: httpx.Client, payload: bytes, signature: str | None) -> h
 # -- the synchronous path -----------------------------------------------------------------------------
 
 
-def test_sync_success(env: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs) -> None:
+def test_sync_success(deployment: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs) -> None:
     amount = new_amount()
     response = pay(http, {"paymentMethodId": "pm_card_visa", "amount": amount})
 
@@ -119,7 +115,7 @@ def test_sync_success(env: Deployment, http: httpx.Client, localstripe: LocalStr
 
 
 def test_sync_decline_is_a_terminal_error_with_the_decline_text(
-    env: Deployment, http: httpx.Client, localstripe: LocalStripe
+    deployment: Deployment, http: httpx.Client, localstripe: LocalStripe
 ) -> None:
     amount = new_amount()
     response = pay(http, {"paymentMethodId": DECLINING_CARD, "amount": amount})
@@ -134,7 +130,7 @@ def test_sync_decline_is_a_terminal_error_with_the_decline_text(
 
 
 def test_delayed_status_waits_for_the_real_succeeded_webhook(
-    env: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs
+    deployment: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs
 ) -> None:
     amount = new_amount()
     response = pay(http, {"paymentMethodId": "pm_card_visa", "amount": amount, "delayedStatus": True})
@@ -153,7 +149,7 @@ def test_delayed_status_waits_for_the_real_succeeded_webhook(
 
 
 def test_delayed_status_with_a_declining_card_fails_through_the_payment_failed_webhook(
-    env: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs
+    deployment: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs
 ) -> None:
     amount = new_amount()
     response = pay(http, {"paymentMethodId": DECLINING_CARD, "amount": amount, "delayedStatus": True})
@@ -166,7 +162,7 @@ def test_delayed_status_with_a_declining_card_fails_through_the_payment_failed_w
 
 
 def test_sepa_debit_is_really_processing_and_the_webhook_declines_it(
-    env: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs
+    deployment: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs
 ) -> None:
     created = httpx.post(
         f"{localstripe.api_base}/v1/payment_methods",
@@ -199,11 +195,13 @@ def invocation_status(admin_url: str, invocation_id: str) -> str:
 
 
 def test_forged_webhook_is_rejected_and_resolves_nothing(
-    env: Deployment, http: httpx.Client, localstripe: LocalStripe
+    deployment: Deployment, http: httpx.Client, localstripe: LocalStripe
 ) -> None:
     amount = new_amount()
     # For this test localstripe sends its webhooks nowhere: the test itself plays the webhook.
-    register_webhook(localstripe.api_base, f"{env.ingress_url}/{WEBHOOKS['stripe']}", "whsec_unused", ("none.none",))
+    register_webhook(
+        localstripe.api_base, f"{deployment.ingress_url}/{WEBHOOKS['stripe']}", "whsec_unused", ("none.none",)
+    )
     invocation_id = ""
     try:
         sent = http.post(
@@ -215,7 +213,7 @@ def test_forged_webhook_is_rejected_and_resolves_nothing(
         [pi] = eventually(lambda: intents(localstripe, amount), timeout=30)
         callback = {"restate_callback_id": pi["metadata"]["restate_callback_id"]}
         payload = intent_event("payment_intent.succeeded", "succeeded", callback)
-        assert invocation_status(env.admin_url, invocation_id) in WAITING
+        assert invocation_status(deployment.admin_url, invocation_id) in WAITING
 
         forged = post_webhook(http, payload, sign(payload, "whsec_not_the_secret"))
         tampered = post_webhook(http, payload.replace(b'"succeeded"', b'"canceled"'), sign(payload, "whsec_x"))
@@ -223,25 +221,27 @@ def test_forged_webhook_is_rejected_and_resolves_nothing(
         assert forged.status_code == 400
         assert forged.json()["message"].startswith("Webhook Error: No signatures found matching")
         assert tampered.status_code == 400
-        assert invocation_status(env.admin_url, invocation_id) in WAITING  # nothing resolved
+        assert invocation_status(deployment.admin_url, invocation_id) in WAITING  # nothing resolved
 
         genuine = post_webhook(http, payload, sign(payload, localstripe.webhook_secret))
         assert (genuine.status_code, genuine.json()) == (200, {"received": True})
         output = http.get(f"/restate/invocation/{invocation_id}/attach")
         assert output.status_code == 200, output.text
     finally:
-        localstripe.register_webhook(f"{env.ingress_url}/{WEBHOOKS['stripe']}")
-        if invocation_id and invocation_status(env.admin_url, invocation_id) != "completed":
-            httpx.patch(f"{env.admin_url}/invocations/{invocation_id}/kill", timeout=10)
+        localstripe.register_webhook(f"{deployment.ingress_url}/{WEBHOOKS['stripe']}")
+        if invocation_id and invocation_status(deployment.admin_url, invocation_id) != "completed":
+            httpx.patch(f"{deployment.admin_url}/invocations/{invocation_id}/kill", timeout=10)
 
 
-def test_webhook_without_signature_is_a_400(env: Deployment, http: httpx.Client) -> None:
+def test_webhook_without_signature_is_a_400(deployment: Deployment, http: httpx.Client) -> None:
     response = post_webhook(http, intent_event("payment_intent.succeeded", "succeeded", {}), None)
     assert response.status_code == 400
     assert response.json()["message"] == "Missing 'stripe-signature' header."
 
 
-def test_webhook_without_callback_id_is_a_404(env: Deployment, http: httpx.Client, localstripe: LocalStripe) -> None:
+def test_webhook_without_callback_id_is_a_404(
+    deployment: Deployment, http: httpx.Client, localstripe: LocalStripe
+) -> None:
     payload = intent_event("payment_intent.succeeded", "succeeded", {})
     response = post_webhook(http, payload, sign(payload, localstripe.webhook_secret))
     assert response.status_code == 404
@@ -249,7 +249,7 @@ def test_webhook_without_callback_id_is_a_404(env: Deployment, http: httpx.Clien
 
 
 def test_webhook_ignores_other_events(
-    env: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs
+    deployment: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs
 ) -> None:
     payload = event("customer.created", {"id": "cus_selfsigned", "object": "customer"})
     response = post_webhook(http, payload, sign(payload, localstripe.webhook_secret))
@@ -261,7 +261,7 @@ def test_webhook_ignores_other_events(
 
 
 def test_same_idempotency_key_creates_one_payment_intent(
-    env: Deployment, http: httpx.Client, localstripe: LocalStripe
+    deployment: Deployment, http: httpx.Client, localstripe: LocalStripe
 ) -> None:
     amount = new_amount()
     body = {"paymentMethodId": "pm_card_visa", "amount": amount}
@@ -290,7 +290,7 @@ def test_same_idempotency_key_creates_one_payment_intent(
     ],
 )
 def test_bad_requests_get_a_400_and_create_nothing(
-    env: Deployment, http: httpx.Client, localstripe: LocalStripe, body: Any, message: str
+    deployment: Deployment, http: httpx.Client, localstripe: LocalStripe, body: Any, message: str
 ) -> None:
     before = len(intents(localstripe))
     response = pay(http, body)
@@ -302,7 +302,7 @@ def test_bad_requests_get_a_400_and_create_nothing(
     assert len(intents(localstripe)) == before
 
 
-def test_unknown_payment_method_is_a_400(env: Deployment, http: httpx.Client) -> None:
+def test_unknown_payment_method_is_a_400(deployment: Deployment, http: httpx.Client) -> None:
     response = pay(http, {"paymentMethodId": "pm_no_such_method", "amount": 109})
     assert response.status_code == 400
     assert response.json()["message"].startswith("Stripe rejected the request: ")
@@ -347,10 +347,11 @@ class StripeStack(DevStack):
 def test_readme_walkthrough(tmp_path: Path) -> None:
     with StripeStack(tmp_path) as stack:
         [webhook] = [line.strip() for line in stack.lines if line.strip().startswith("localstripe http://")]
-        commands, checked = stack.run_walkthrough(REPO_ROOT / "signalspayments" / "README.md")
+        readme = REPO_ROOT / "signalspayments" / "README.md"
+        compared = stack.run_walkthrough(readme)
         log = stack.log("signalspayments")
     assert webhook.endswith(f"webhooks -> http://127.0.0.1:{stack.ports['ingress']}/payments/processWebhook")
-    assert (commands, checked) == (11, 8)
+    assert compared == output_blocks(readme)  # every output the README shows
     # The delayedStatus calls waited for localstripe's webhooks.
     assert sum("still 'processing', awaiting webhook call..." in line for line in log) == 2
     assert sum(line.endswith(" received!") for line in log) == 2

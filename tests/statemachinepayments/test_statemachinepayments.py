@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,36 +15,32 @@ import httpx
 import pytest
 
 from patterns import REPO_ROOT
-from statemachinepayments.app import app
-from tests.harness import Deployment, RestateBackend, deployed, eventually, sql
-from tests.readme import DevStack
+from tests.harness import Deploy, Deployment, eventually, sql, unique
+from tests.readme import DevStack, output_blocks
 
 INITIAL = 100_000
 
 
 @pytest.fixture(scope="module")
-def env(restate: RestateBackend) -> Iterator[Deployment]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PATTERNS_AMOUNT_STATEMACHINEPAYMENTS_INITIAL_BALANCE", str(INITIAL))
-        with deployed(restate, app) as deployment:
-            yield deployment
+def deployment(deploy: Deploy) -> Deployment:
+    return deploy(
+        "statemachinepayments.app:app", env={"PATTERNS_AMOUNT_STATEMACHINEPAYMENTS_INITIAL_BALANCE": str(INITIAL)}
+    )
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def make(env: Deployment, payment: str, account: str, amount: Any, http: httpx.Client | None = None) -> httpx.Response:
+def make(
+    deployment: Deployment, payment: str, account: str, amount: Any, http: httpx.Client | None = None
+) -> httpx.Response:
     body = {"accountId": account, "amount": amount}
-    return (http or httpx).post(f"{env.ingress_url}/payments/{payment}/makePayment", json=body, timeout=60)
+    return (http or httpx).post(f"{deployment.ingress_url}/payments/{payment}/makePayment", json=body, timeout=60)
 
 
-def cancel(env: Deployment, payment: str, http: httpx.Client | None = None) -> httpx.Response:
-    return (http or httpx).post(f"{env.ingress_url}/payments/{payment}/cancelPayment", timeout=60)
+def cancel(deployment: Deployment, payment: str, http: httpx.Client | None = None) -> httpx.Response:
+    return (http or httpx).post(f"{deployment.ingress_url}/payments/{payment}/cancelPayment", timeout=60)
 
 
-def balance(env: Deployment, account: str) -> int | None:
-    value: int | None = env.state("accounts", account).get("balance")
+def balance(deployment: Deployment, account: str) -> int | None:
+    value: int | None = deployment.state("accounts", account).get("balance")
     return value
 
 
@@ -61,62 +55,64 @@ def pending(admin_url: str, service: str, keys: list[str]) -> int:
     return int(rows[0]["n"])
 
 
-def test_make_charges_once_and_cancel_refunds(env: Deployment) -> None:
-    payment, account = new_id("pay"), new_id("acc")
+def test_make_charges_once_and_cancel_refunds(deployment: Deployment) -> None:
+    payment, account = unique("pay"), unique("acc")
 
-    assert make(env, payment, account, 100).json() == f"{payment} successful: true"
-    assert balance(env, account) == INITIAL - 100
-    assert env.state("payments", payment) == {
+    assert make(deployment, payment, account, 100).json() == f"{payment} successful: true"
+    assert balance(deployment, account) == INITIAL - 100
+    assert deployment.state("payments", payment) == {
         "status": "COMPLETED",
         "payment": {"accountId": account, "amount": 100},
     }
 
-    assert make(env, payment, account, 100).json() == f"{payment} previously completed"
-    assert balance(env, account) == INITIAL - 100  # no second withdrawal
+    assert make(deployment, payment, account, 100).json() == f"{payment} previously completed"
+    assert balance(deployment, account) == INITIAL - 100  # no second withdrawal
 
-    assert cancel(env, payment).status_code == 200
-    assert env.state("payments", payment)["status"] == "CANCELLED"
-    eventually(lambda: balance(env, account) == INITIAL, timeout=15)  # the refund is a one-way call
+    assert cancel(deployment, payment).status_code == 200
+    assert deployment.state("payments", payment)["status"] == "CANCELLED"
+    eventually(lambda: balance(deployment, account) == INITIAL, timeout=15)  # the refund is a one-way call
 
-    assert make(env, payment, account, 100).json() == f"{payment} was cancelled before"
-    assert cancel(env, payment).status_code == 200  # cancelling twice refunds once
-    eventually(lambda: pending(env.admin_url, "accounts", [account]) == 0, timeout=15)
-    assert balance(env, account) == INITIAL
-
-
-def test_a_cancel_that_overtakes_the_payment_prevents_it(env: Deployment) -> None:
-    payment, account = new_id("pay"), new_id("acc")
-
-    assert cancel(env, payment).status_code == 200
-    assert env.state("payments", payment) == {"status": "CANCELLED"}
-    assert make(env, payment, account, 100).json() == f"{payment} was cancelled before"
-    assert env.state("accounts", account) == {}  # never touched
+    assert make(deployment, payment, account, 100).json() == f"{payment} was cancelled before"
+    assert cancel(deployment, payment).status_code == 200  # cancelling twice refunds once
+    eventually(lambda: pending(deployment.admin_url, "accounts", [account]) == 0, timeout=15)
+    assert balance(deployment, account) == INITIAL
 
 
-def test_insufficient_funds_is_not_a_payment(env: Deployment) -> None:
-    payment, account = new_id("pay"), new_id("acc")
-    assert make(env, payment, account, INITIAL + 1).json() == f"{payment} successful: false"
-    assert env.state("payments", payment) == {}
-    assert balance(env, account) == INITIAL
+def test_a_cancel_that_overtakes_the_payment_prevents_it(deployment: Deployment) -> None:
+    payment, account = unique("pay"), unique("acc")
+
+    assert cancel(deployment, payment).status_code == 200
+    assert deployment.state("payments", payment) == {"status": "CANCELLED"}
+    assert make(deployment, payment, account, 100).json() == f"{payment} was cancelled before"
+    assert deployment.state("accounts", account) == {}  # never touched
+
+
+def test_insufficient_funds_is_not_a_payment(deployment: Deployment) -> None:
+    payment, account = unique("pay"), unique("acc")
+    assert make(deployment, payment, account, INITIAL + 1).json() == f"{payment} successful: false"
+    assert deployment.state("payments", payment) == {}
+    assert balance(deployment, account) == INITIAL
 
 
 @pytest.mark.slow
-def test_payment_ids_are_forgotten_after_the_expiry(env: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_payment_ids_are_forgotten_after_the_expiry(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATTERNS_DURATION_STATEMACHINEPAYMENTS_EXPIRY", "1s")
-    made, cancelled, account = new_id("pay"), new_id("pay"), new_id("acc")
-    assert make(env, made, account, 100).json() == f"{made} successful: true"
-    assert cancel(env, cancelled).status_code == 200
-    assert env.state("payments", made) != {} and env.state("payments", cancelled) != {}
+    made, cancelled, account = unique("pay"), unique("pay"), unique("acc")
+    assert make(deployment, made, account, 100).json() == f"{made} successful: true"
+    assert cancel(deployment, cancelled).status_code == 200
+    assert deployment.state("payments", made) != {} and deployment.state("payments", cancelled) != {}
 
-    eventually(lambda: env.state("payments", made) == {} and env.state("payments", cancelled) == {}, timeout=20)
-    assert balance(env, account) == INITIAL - 100  # expiry forgets the token, the payment stays made
+    eventually(
+        lambda: deployment.state("payments", made) == {} and deployment.state("payments", cancelled) == {}, timeout=20
+    )
+    assert balance(deployment, account) == INITIAL - 100  # expiry forgets the token, the payment stays made
 
 
-def test_initial_balance_is_drawn_deterministically(env: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_initial_balance_is_drawn_deterministically(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PATTERNS_AMOUNT_STATEMACHINEPAYMENTS_INITIAL_BALANCE")
-    payment, account = new_id("pay"), new_id("acc")
-    assert make(env, payment, account, 1).json() == f"{payment} successful: true"
-    after = balance(env, account)
+    payment, account = unique("pay"), unique("acc")
+    assert make(deployment, payment, account, 1).json() == f"{payment} successful: true"
+    after = balance(deployment, account)
     assert after is not None and 100_000 - 1 <= after <= 199_999 - 1
 
 
@@ -134,14 +130,14 @@ def test_initial_balance_is_drawn_deterministically(env: Deployment, monkeypatch
         ("payments/{p}/expireToken", None, "the invoked service is not public"),
     ],
 )
-def test_bad_input_gets_a_400_and_changes_nothing(env: Deployment, path: str, body: Any, message: str) -> None:
-    payment, account = new_id("pay"), new_id("acc")
+def test_bad_input_gets_a_400_and_changes_nothing(deployment: Deployment, path: str, body: Any, message: str) -> None:
+    payment, account = unique("pay"), unique("acc")
     if isinstance(body, dict):
         body = {k: v.format(a=account) if isinstance(v, str) else v for k, v in body.items()}
-    response = httpx.post(f"{env.ingress_url}/{path.format(p=payment, a=account)}", json=body, timeout=30)
+    response = httpx.post(f"{deployment.ingress_url}/{path.format(p=payment, a=account)}", json=body, timeout=30)
     assert response.status_code == 400
     assert response.json()["message"].startswith(message)
-    assert env.state("payments", payment) == {} and env.state("accounts", account) == {}
+    assert deployment.state("payments", payment) == {} and deployment.state("accounts", account) == {}
 
 
 @dataclass(frozen=True)
@@ -156,7 +152,7 @@ class Storm:
 
     @classmethod
     def plan(cls, size: int) -> Storm:
-        prefix = f"storm-{uuid.uuid4().hex[:8]}"
+        prefix = unique("storm")
         payments = [f"{prefix}-p{i}" for i in range(20)]
         accounts = [f"{prefix}-a{i}" for i in range(5)]
         rng = random.Random(7)
@@ -225,7 +221,7 @@ class Storm:
         return outcomes
 
 
-def test_storm_of_concurrent_payments_and_cancellations_stays_consistent(env: Deployment) -> None:
+def test_storm_of_concurrent_payments_and_cancellations_stays_consistent(deployment: Deployment) -> None:
     storm = Storm.plan(600)
     threads = 24
     slices = [storm.requests[i::threads] for i in range(threads)]
@@ -234,9 +230,9 @@ def test_storm_of_concurrent_payments_and_cancellations_stays_consistent(env: De
         with httpx.Client(timeout=60) as http:  # one client per thread: a shared client is the bottleneck
             return [
                 (
-                    make(env, p, storm.account_of[p], storm.amount_of[p], http)
+                    make(deployment, p, storm.account_of[p], storm.amount_of[p], http)
                     if op == "make"
-                    else cancel(env, p, http)
+                    else cancel(deployment, p, http)
                 ).status_code
                 for p, op in requests
             ]
@@ -247,11 +243,11 @@ def test_storm_of_concurrent_payments_and_cancellations_stays_consistent(env: De
     wall = time.monotonic() - started
     print(f"\nstorm: {len(storm.requests)} requests, {threads} threads, {wall:.1f}s")  # noqa: T201 (shown with -s)
     assert statuses == [200] * len(storm.requests)
-    print(f"storm: final statuses {dict(storm.check(env.admin_url))}")  # noqa: T201
+    print(f"storm: final statuses {dict(storm.check(deployment.admin_url))}")  # noqa: T201
 
 
 @pytest.mark.slow
 def test_readme_walkthrough(tmp_path: Path) -> None:
     with DevStack(["statemachinepayments"], tmp_path) as stack:
-        commands, checked = stack.run_walkthrough(REPO_ROOT / "statemachinepayments" / "README.md")
-        assert (commands, checked) == (5, 3)
+        readme = REPO_ROOT / "statemachinepayments" / "README.md"
+        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
