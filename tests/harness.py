@@ -166,7 +166,7 @@ class Deployment:
 @contextmanager
 def deployed(restate: RestateBackend, app: Any) -> Iterator[Deployment]:
     """Serve `app` on a free port and register it, with force: some TypeScript service names are shared by
-    two patterns (`payments`, `PaymentTracker`), and the module under test must own them now."""
+    two patterns (`payments`, `PaymentTracker`, `myService`), and the module under test must own them now."""
     port = free_port()
     with BackgroundServer(app, restate.service_host, port) as server:
         services = register(restate.admin_url, restate.deployment_url(port))
