@@ -7,6 +7,11 @@ PY := .venv/bin/python
 PATTERNS ?=
 NODES ?= 1
 PYTEST_ARGS ?=
+# pytest-xdist workers (tests/conftest.py keeps each test module on one worker, the README walkthroughs on one).
+# `python -P`: the repository root is not put first on a worker's sys.path, so the `queue` folder never shadows
+# the standard library's `queue` in the test process (tests/queue checks it).
+WORKERS ?= 3
+XDIST = --tx "$(WORKERS)*popen//python=$(PY) -P" --dist loadscope
 
 export UV_PYTHON_DOWNLOADS := never
 export RESTATE_DISABLE_TELEMETRY := true
@@ -43,8 +48,8 @@ typecheck: install
 	.venv/bin/mypy .
 
 pytest: install
-	.venv/bin/pytest $(PYTEST_ARGS)
-	.venv/bin/pytest --always-replay -m "not slow and not cluster" --ignore=tests/toolkit --ignore=tests/hostile/test_bad_input.py -q $(PYTEST_ARGS)
+	.venv/bin/pytest $(XDIST) $(PYTEST_ARGS)
+	.venv/bin/pytest $(XDIST) --always-replay -m "not slow and not cluster" --ignore=tests/toolkit --ignore=tests/hostile/test_bad_input.py -q $(PYTEST_ARGS)
 
 ## make bench: Python services (hypercorn and granian serving) against the same handlers on the JS SDK.
 bench: install

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,7 @@ from tests.harness import (
     deployed,
     docker_engine_answers,
 )
+from tests.readme import DevStack, DevStacks, shares
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +65,60 @@ def _backend_choice(config: pytest.Config) -> str:
         if docker_engine_answers():
             return "docker"
         raise
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "walkthrough(env): the environment a README walkthrough wants on the shared dev stack (see dev_stack)",
+    )
+
+
+def pattern_of(item: pytest.Item | pytest.FixtureRequest) -> str:
+    """The pattern a test is about: its folder under tests/ (`tests.sagas.test_sagas` -> `sagas`)."""
+    return str(getattr(item, "module").__name__).split(".")[1]  # noqa: B009 - an Item has no declared `module`
+
+
+def is_walkthrough(item: pytest.Item) -> bool:
+    return "dev_stack" in getattr(item, "fixturenames", ())
+
+
+WALKTHROUGH = "test_readme_walkthrough"  # the name of every README walkthrough test (they use `dev_stack`)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # The scheduler below knows walkthroughs by their name, the `dev_stacks` fixture by their fixture.
+        assert is_walkthrough(item) == (item.name == WALKTHROUGH), f"{item.nodeid}: a {WALKTHROUGH} uses dev_stack"
+        if is_walkthrough(item):
+            item.add_marker(pytest.mark.timeout(300))  # the first one of a stack starts the stack
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (`make test` runs it): the tests of one module stay on one worker (their module
+    fixtures start once), the cluster tests too (one three-node cluster), and the README walkthroughs are
+    dealt out to the workers (`shares`), each share on one worker, which starts the dev stacks its
+    walkthroughs share. (pytest-xdist's `xdist_group` marks do not reach its scheduler under pytest 9.2.)"""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class ModuleScheduling(LoadScopeScheduling):
+        share_of: dict[str, int] = {}
+
+        def schedule(self) -> None:
+            if self.collection is None and self.collection_is_completed:
+                nodeids = next(iter(self.registered_collections.values()))
+                walkthroughs = [nodeid.split("/")[1] for nodeid in nodeids if nodeid.endswith(f"::{WALKTHROUGH}")]
+                self.share_of = shares(walkthroughs, len(self.nodes))
+            super().schedule()
+
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.endswith(f"::{WALKTHROUGH}"):
+                return f"walkthroughs-{self.share_of[nodeid.split('/')[1]]}"
+            if nodeid.startswith("tests/cluster/"):
+                return "tests/cluster"  # one worker starts the session's three-node cluster
+            return nodeid.split("::")[0]
+
+    return ModuleScheduling(config, log)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -137,8 +194,7 @@ def deploy(restate: RestateBackend) -> Iterator[Deploy]:
 def deployment(request: pytest.FixtureRequest, deploy: Deploy) -> Deployment:
     """The app of the pattern under test (`tests/<pattern>/...` deploys `<pattern>.app:app`), for the module.
     A module that needs knobs or another server overrides `deployment` with `deploy(..., env=..., on=...)`."""
-    pattern = request.module.__name__.split(".")[1]  # tests.<pattern>.test_<pattern>
-    return deploy(f"{pattern}.app:app")
+    return deploy(f"{pattern_of(request)}.app:app")
 
 
 @pytest.fixture
@@ -245,3 +301,31 @@ def restate_cluster(
         yield cluster
     finally:
         cluster.stop()
+
+
+# -- README walkthroughs --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def dev_stacks(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[DevStacks]:
+    """The dev runner stacks the walkthroughs of this session share (`python -m patterns dev <patterns>`), with
+    the knobs of each walkthrough's `walkthrough(env=...)` mark; always replaying with --always-replay."""
+    walkthroughs: dict[str, dict[str, str]] = {}
+    for item in request.session.items:
+        if is_walkthrough(item):
+            mark = item.get_closest_marker("walkthrough")
+            walkthroughs[pattern_of(item)] = dict(mark.kwargs.get("env", {})) if mark else {}
+    env = ALWAYS_REPLAY if pytestconfig.getoption("--always-replay") else {}
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # as many shares as the scheduler deals
+    stacks = DevStacks(tmp_path_factory.mktemp("dev-stacks"), walkthroughs, env, workers)
+    try:
+        yield stacks
+    finally:
+        stacks.stop()
+
+
+@pytest.fixture
+def dev_stack(request: pytest.FixtureRequest, dev_stacks: DevStacks) -> DevStack:
+    """The shared dev stack that serves the pattern under test (`tests/<pattern>/`), focused on it: README
+    commands for localhost:9080 and :5000 reach this pattern's service and front end."""
+    return dev_stacks.stack_for(pattern_of(request))

@@ -17,13 +17,15 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from patterns import REPO_ROOT
-from patterns.process import ManagedProcess, free_port, port_in_use
+from patterns.catalogue import load_patterns, resolve_collisions
+from patterns.process import ManagedProcess, ProcessExited, free_port, port_in_use
+from patterns.restate_server import SMALL
 from tests.harness import eventually
 
 FENCE = re.compile(r"^(\s*)```(.*)$")
@@ -157,14 +159,28 @@ class DevStack(ManagedProcess):
 
     with DevStack(["durablerpc"], tmp_path) as stack:
         stack.run_walkthrough(REPO_ROOT / "durablerpc" / "README.md")
+
+    README commands are pointed at the stack (`port_map`): the ingress, the admin API, localstripe, and the
+    service and front end of the `focus` pattern (the first one unless set), where a README says 9080 and 5000.
     """
 
     def __init__(
         self, patterns: list[str], tmp_path: Path, env: Mapping[str, str] | None = None, nodes: int = 1
     ) -> None:
         self.patterns, self.tmp_path, self.nodes = patterns, tmp_path, nodes
+        self.focus = patterns[0]
         self.ports = {name: free_ports_in_a_row(nodes) for name in ("ingress", "admin", "node")}
         self.ports.update(service=free_port(), api=free_port())
+        self.service_ports: dict[str, int] = {}  # pattern -> port, as the runner reports them once ready
+        self.front_end_ports: dict[str, int] = {}
+        env = {
+            **SMALL,  # restate-server's small footprint (it reads RESTATE_* from its environment)
+            # The extras on free ports too (patterns that need none ignore them).
+            "LOCALSTRIPE_PORT": str(free_port()),
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+            "DATABASE_URL": f"postgres://restatedb:restatedb@localhost:{free_port()}/exampledb",
+            **(env or {}),
+        }
         super().__init__(
             "dev runner",
             [sys.executable, "-m", "patterns", "dev", *patterns, "--base-dir", str(tmp_path / "data")]
@@ -181,9 +197,17 @@ class DevStack(ManagedProcess):
         if wait:
             try:
                 self.wait_for("pids:", timeout)  # printed right after "==> ready"
-            except BaseException:
+            except (ProcessExited, TimeoutError) as error:
                 self.stop()
-                raise
+                output = "\n".join(self.lines[-200:])
+                raise ProcessExited(
+                    f"the dev runner did not get ready ({error.__class__.__name__}):\n{output}"
+                ) from None
+            for line in self.lines:
+                if deployment := re.match(r"\s+(\S+)\s+http://127\.0\.0\.1:(\d+)\s+->", line):
+                    self.service_ports[deployment[1]] = int(deployment[2])
+                elif front_end := re.match(r"\s+front end (\S+): http://localhost:(\d+)", line):
+                    self.front_end_ports[front_end[1]] = int(front_end[2])
         return self
 
     def wait_for(self, prefix: str, timeout: float = 60.0) -> str:
@@ -203,15 +227,18 @@ class DevStack(ManagedProcess):
 
     @property
     def port_map(self) -> dict[int, str]:
-        """Upstream default port -> this stack's host:port (the first pattern's service and front end; on a
-        cluster, node i's ingress and admin API on 8080 + i - 1 and 9070 + i - 1, as `make dev NODES=3`)."""
+        """Upstream default port -> this stack's host:port: ingress, admin API, localstripe, and the service and
+        front end of the `focus` pattern; on a cluster, node i's ingress and admin API on 8080 + i - 1 and
+        9070 + i - 1, as `make dev NODES=3`."""
         nodes = range(self.nodes)
-        return {
-            **{8080 + i: f"127.0.0.1:{self.ports['ingress'] + i}" for i in nodes},
-            **{9070 + i: f"127.0.0.1:{self.ports['admin'] + i}" for i in nodes},
-            9080: f"127.0.0.1:{self.ports['service']}",
-            5000: f"127.0.0.1:{self.ports['api']}",
+        ports = {
+            **{8080 + i: self.ports["ingress"] + i for i in nodes},
+            **{9070 + i: self.ports["admin"] + i for i in nodes},
+            8420: int(self.env["LOCALSTRIPE_PORT"]),
+            9080: self.service_ports.get(self.focus, self.ports["service"]),
+            5000: self.front_end_ports.get(self.focus, self.ports["api"]),
         }
+        return {default: f"127.0.0.1:{port}" for default, port in ports.items()}
 
     @property
     def command_env(self) -> dict[str, str]:
@@ -251,3 +278,65 @@ class DevStack(ManagedProcess):
         else:
             output, expected = normalise(output), normalise(step.expected)
         assert output == expected, f"{readme.name} line {step.line}"
+
+
+def shares(patterns: Iterable[str], count: int) -> dict[str, int]:
+    """Deal the walkthroughs of `patterns` out to `count` shares (one per test worker), in turn, by name."""
+    return {pattern: index % count for index, pattern in enumerate(sorted(set(patterns)))}
+
+
+class DevStacks:
+    """The dev stacks that README walkthroughs share. The walkthroughs are dealt out to `count` shares (one
+    per test worker, see tests/conftest.py); a share gets one stack for each group of its patterns whose
+    service names do not collide (on one server, a pattern would take over the other's `payments` or
+    `PaymentTracker`). Each stack is started when a walkthrough first needs it, and stopped at the end.
+
+    `walkthroughs`: pattern -> the environment its walkthrough wants (knobs: they reach every pattern of the
+    stack, so two walkthroughs must not want different values); `env`: for every stack. A README command that
+    looks at the whole server (`restate inv list`) sees what earlier walkthroughs on the stack left there.
+    """
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        walkthroughs: Mapping[str, Mapping[str, str]],
+        env: Mapping[str, str] | None = None,
+        count: int = 1,
+    ) -> None:
+        self.tmp_path, self.walkthroughs, self.env = tmp_path, walkthroughs, dict(env or {})
+        self.share_of = shares(walkthroughs, count)
+        self._stacks: dict[tuple[str, ...], DevStack] = {}
+
+    def group_of(self, pattern: str) -> tuple[str, ...]:
+        """The patterns on `pattern`'s stack: those of its share that do not collide with one another."""
+        remaining = load_patterns([p for p, share in self.share_of.items() if share == self.share_of[pattern]])
+        while True:
+            kept, left_out = resolve_collisions(remaining)
+            if pattern in {p.name for p in kept}:
+                return tuple(p.name for p in kept)
+            remaining = [p for p in remaining if p.name in {c.pattern for c in left_out}]
+
+    def stack_for(self, pattern: str) -> DevStack:
+        """The stack that serves `pattern`, focused on it."""
+        group = next((group for group in self._stacks if pattern in group), None) or self.group_of(pattern)
+        if group not in self._stacks:
+            env = dict(self.env)
+            for name in group:
+                for key, value in self.walkthroughs[name].items():
+                    if env.setdefault(key, value) != value:
+                        raise ValueError(f"walkthroughs on one stack want {key}={env[key]} and {key}={value}")
+            for attempt in range(3):  # free ports are picked bind-then-close: retry on the rare clash
+                stack = DevStack(list(group), self.tmp_path / f"{group[0]}-{attempt}", env)
+                try:
+                    self._stacks[group] = stack.start()
+                    break
+                except ProcessExited as error:
+                    if attempt == 2 or "in use" not in str(error):
+                        raise
+        stack = self._stacks[group]
+        stack.focus = pattern
+        return stack
+
+    def stop(self) -> None:
+        for stack in self._stacks.values():
+            stack.stop()

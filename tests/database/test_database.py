@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -25,9 +24,8 @@ import pytest
 from database.app import app
 from patterns import REPO_ROOT
 from patterns.postgres import PostgresServer
-from patterns.process import free_port
 from tests.harness import Deployment, Logs, NativeRestate, RestateBackend, ServiceProcess, deployed, eventually
-from tests.readme import DevStack
+from tests.readme import DevStack, output_blocks
 
 SCHEMA = REPO_ROOT / "database" / "db" / "init.sql"
 FAIL_AFTER_WRITE = "PATTERNS_FAILURES_DATABASE_AFTER_WRITE"
@@ -317,22 +315,19 @@ def test_restate_server_restart_between_prepare_and_commit_adds_the_credits_once
 
 
 # -- the README, run as a reader would ---------------------------------------------------------------------------
-@pytest.mark.slow
-def test_readme_walkthrough(tmp_path: Path, pytestconfig: pytest.Config) -> None:
-    if pytestconfig.getoption("--always-replay"):
-        pytest.skip("the walkthrough runs its own dev stack, the same in both passes: run in the normal pass only")
-    url = f"postgres://restatedb:restatedb@localhost:{free_port()}/exampledb"
-    with DevStack(["database"], tmp_path, env={"DATABASE_URL": url}) as stack:
-        assert any(line.strip() == "database/db/init.sql -> database exampledb" for line in stack.lines)
-        stack.run_walkthrough(REPO_ROOT / "database" / "README.md")
-        db = PostgresServer(url)
-        # Each curl line's effect, in the database: A renamed, +100 (idempotency) +100 (2PC); B +12 twice (the
-        # conditional update moved its version) and +5 once (two calls, one Restate idempotency key); C inserted;
-        # one idempotency key in the table; nothing left prepared.
-        assert query(db, "SELECT * FROM users ORDER BY userid") == [
-            ("A", "Donald", "1600 Pennsylvania Avenue NW, Washington, DC 20500, USA", 1200, 0),
-            ("B", "Keir", "10 Downing St, London SW1A 2AB, UK", 1029, 1),
-            ("C", "Emm", "55, Rue du Faubourg Saint-Honoré, 75008 Paris, France", 1337, 0),
-        ]
-        assert keys(db) == 1
-        assert prepared(db) == []
+@pytest.mark.slow  # the normal pass only: the walkthrough's dev stack is the same in both passes
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    assert any(line.strip() == "database/db/init.sql -> database exampledb" for line in dev_stack.lines)
+    readme = REPO_ROOT / "database" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    db = PostgresServer(dev_stack.env["DATABASE_URL"])
+    # Each curl line's effect, in the database: A renamed, +100 (idempotency) +100 (2PC); B +12 twice (the
+    # conditional update moved its version) and +5 once (two calls, one Restate idempotency key); C inserted;
+    # one idempotency key in the table; nothing left prepared.
+    assert query(db, "SELECT * FROM users ORDER BY userid") == [
+        ("A", "Donald", "1600 Pennsylvania Avenue NW, Washington, DC 20500, USA", 1200, 0),
+        ("B", "Keir", "10 Downing St, London SW1A 2AB, UK", 1029, 1),
+        ("C", "Emm", "55, Rue du Faubourg Saint-Honoré, 75008 Paris, France", 1337, 0),
+    ]
+    assert keys(db) == 1
+    assert prepared(db) == []

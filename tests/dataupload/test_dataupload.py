@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -127,20 +126,21 @@ def test_client_refuses_a_bad_id() -> None:
     assert run.returncode == 2 and "use 1 to 64 letters" in run.stderr
 
 
-@pytest.mark.slow
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    knobs = {
+@pytest.mark.walkthrough(
+    env={
         "PATTERNS_CHANCE_DATAUPLOAD_SLOW_UPLOAD": "first:1",  # the first upload is slow, the others fast
         "PATTERNS_DURATION_DATAUPLOAD_SLOW_UPLOAD": "2s",
         "PATTERNS_DURATION_DATAUPLOAD_FAST_UPLOAD": "100ms",
         "PATTERNS_DURATION_DATAUPLOAD_CLIENT_TIMEOUT": "500ms",
     }
-    with DevStack(["dataupload"], tmp_path, env=knobs) as stack:
-        readme = REPO_ROOT / "dataupload" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+)
+@pytest.mark.slow
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "dataupload" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
 
-        def emails() -> list[str]:
-            return [line for line in stack.log("dataupload") if "Sending email to 'user1@example.com'" in line]
+    def emails() -> list[str]:
+        return [line for line in dev_stack.log("dataupload") if "Sending email to 'user1@example.com'" in line]
 
-        eventually(emails, timeout=30)
-        assert len(emails()) == 1
+    eventually(emails, timeout=30)
+    assert len(emails()) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -197,13 +196,12 @@ def test_resolve_without_a_value_resolves_with_null(deployment: Deployment) -> N
     assert call(deployment, "resolve", {"promiseId": promise_id, "value": 1}).json() == {"value": None}  # null won
 
 
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with DevStack(["durablepromise"], tmp_path) as stack:
-        register = next(step for step in steps(README) if "deployments register" in " ".join(step.commands))
-        run_step(register, stack.port_map, stack.command_env, REPO_ROOT)
-        in_two_shells = readme_await_then_resolve_in_two_shells(stack)
-        compared = stack.run_walkthrough(README)
-        assert sorted(set(compared + in_two_shells)) == output_blocks(README)  # every output it shows
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    register = next(step for step in steps(README) if "deployments register" in " ".join(step.commands))
+    run_step(register, dev_stack.port_map, dev_stack.command_env, REPO_ROOT)
+    in_two_shells = readme_await_then_resolve_in_two_shells(dev_stack)
+    compared = dev_stack.run_walkthrough(README)
+    assert sorted(set(compared + in_two_shells)) == output_blocks(README)  # every output it shows
 
 
 README = REPO_ROOT / "durablepromise" / "README.md"

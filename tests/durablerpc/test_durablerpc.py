@@ -95,7 +95,7 @@ def test_bad_requests_get_a_4xx_and_change_nothing(
 
 
 @pytest.mark.parametrize("product", [".", "..", "%2E%2E", "%2e"])
-def test_dot_ids_are_refused_not_resolved(env: Deployment, front: httpx.Client, product: str) -> None:
+def test_dot_ids_are_refused_not_resolved(deployment: Deployment, front: httpx.Client, product: str) -> None:
     # Sent as is (httpx and curl would resolve `..` away first): a URL path would resolve the id.
     connection = http.client.HTTPConnection(front.base_url.host, front.base_url.port, timeout=30)
     try:

@@ -7,7 +7,6 @@ import io
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +14,6 @@ import pytest
 
 from patterns import REPO_ROOT
 from patterns.kafka import KafkaBroker, create_topics, subscribe, subscriptions, unsubscribe
-from patterns.process import free_port
 from patterns.produce import produce
 from tests.harness import Deploy, Deployment, NativeRestate, eventually, sql, state, unique
 from tests.readme import DevStack, output_blocks
@@ -163,19 +161,15 @@ EVENTUALLY = ("getPackageInfo", "kv get")
 
 
 @pytest.mark.slow
-def test_readme_walkthrough(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
     """`python -m patterns dev eventenrichment` starts the broker and creates the subscription; the README,
     run step by step as a reader would (so with its own subscription curl), gives the outputs it shows."""
-    if pytestconfig.getoption("--always-replay"):
-        pytest.skip("the walkthrough runs its own dev stack, the same in both passes: run in the normal pass only")
-    stack = DevStack(["eventenrichment"], tmp_path, env={"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"})
-    with stack:
-        assert any("(created)" in line and "package-tracker/updateLocation" in line for line in stack.lines)
-        admin = f"http://{stack.port_map[9070]}"
-        # The README's step 5 creates the subscription the dev runner made: remove the runner's first.
-        for subscription in subscriptions(admin, "package-location-updates"):
-            unsubscribe(admin, subscription.id)
+    assert any("(created)" in line and "package-tracker/updateLocation" in line for line in dev_stack.lines)
+    admin = f"http://{dev_stack.port_map[9070]}"
+    # The README's step 5 creates the subscription the dev runner made: remove the runner's first.
+    for subscription in subscriptions(admin, "package-location-updates"):
+        unsubscribe(admin, subscription.id)
 
-        readme = REPO_ROOT / "eventenrichment" / "README.md"
-        assert stack.run_walkthrough(readme, retried=EVENTUALLY) == output_blocks(readme)  # every output it shows
-        assert len(subscriptions(admin, "package-location-updates")) == 1  # the README's, no duplicate
+    readme = REPO_ROOT / "eventenrichment" / "README.md"
+    assert dev_stack.run_walkthrough(readme, retried=EVENTUALLY) == output_blocks(readme)  # every output it shows
+    assert len(subscriptions(admin, "package-location-updates")) == 1  # the README's, no duplicate

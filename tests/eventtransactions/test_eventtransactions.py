@@ -7,14 +7,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from patterns import REPO_ROOT
 from patterns.kafka import KafkaBroker, create_topics, subscribe, subscriptions, unsubscribe
-from patterns.process import free_port
 from patterns.produce import produce
 from tests.harness import NativeRestate, ServiceProcess, eventually, sql, unique
 from tests.readme import DevStack, output_blocks
@@ -194,31 +192,27 @@ def test_a_malformed_post_gets_a_400_and_is_not_processed(feed: ServiceProcess, 
     assert feed.count(f"for user {user}") == 0
 
 
+@pytest.mark.walkthrough(env={**KNOBS, "PATTERNS_DURATION_EVENTTRANSACTIONS_MODERATION_POLL": "500ms"})
 @pytest.mark.slow
-def test_readme_walkthrough(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
     """`python -m patterns dev eventtransactions` starts the broker and creates the subscription; the README,
     run step by step as a reader would (so with its own subscription curl), processes the three posts."""
-    if pytestconfig.getoption("--always-replay"):
-        pytest.skip("the walkthrough runs its own dev stack, the same in both passes: run in the normal pass only")
-    env = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}", **KNOBS}
-    env["PATTERNS_DURATION_EVENTTRANSACTIONS_MODERATION_POLL"] = "500ms"
-    with DevStack(["eventtransactions"], tmp_path, env=env) as stack:
-        assert any("(created)" in line and "userFeed/processPost" in line for line in stack.lines)
-        admin = f"http://{stack.port_map[9070]}"
-        # The README's step 5 creates the subscription the dev runner made: remove the runner's first.
-        for subscription in subscriptions(admin, "social-media-posts"):
-            unsubscribe(admin, subscription.id)
+    assert any("(created)" in line and "userFeed/processPost" in line for line in dev_stack.lines)
+    admin = f"http://{dev_stack.port_map[9070]}"
+    # The README's step 5 creates the subscription the dev runner made: remove the runner's first.
+    for subscription in subscriptions(admin, "social-media-posts"):
+        unsubscribe(admin, subscription.id)
 
-        readme = REPO_ROOT / "eventtransactions" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    readme = REPO_ROOT / "eventtransactions" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
 
-        def feed_updates() -> list[str]:
-            log = stack.log("eventtransactions")
-            assert sum("Updating the user feed" in line for line in log) == 3
-            return log
+    def feed_updates() -> list[str]:
+        log = dev_stack.log("eventtransactions")
+        assert sum("Updating the user feed" in line for line in log) == 3
+        return log
 
-        log = eventually(feed_updates, timeout=30, interval=0.2)
-        assert len(subscriptions(admin, "social-media-posts")) == 1  # the README's, no duplicate
+    log = eventually(feed_updates, timeout=30, interval=0.2)
+    assert len(subscriptions(admin, "social-media-posts")) == 1  # the README's, no duplicate
 
     def at(pattern: str) -> int:
         matches = [i for i, line in enumerate(log) if re.search(pattern, line)]

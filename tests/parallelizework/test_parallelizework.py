@@ -119,9 +119,9 @@ def test_crash_during_fan_out_keeps_finished_subtasks(patient_restate: NativeRes
         assert len(subtask_invocations(restate.admin_url, invocation)) == len(names)
 
 
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with DevStack(["parallelizework"], tmp_path, env={"PATTERNS_TIME_SCALE": "0.1"}) as stack:
-        readme = REPO_ROOT / "parallelizework" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
-        log = stack.log("parallelizework")
-        assert sum("Started executing subtask: shower" in line for line in log) == 1
+@pytest.mark.walkthrough(env={"PATTERNS_TIME_SCALE": "0.1"})
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "parallelizework" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    log = dev_stack.log("parallelizework")
+    assert sum("Started executing subtask: shower" in line for line in log) == 1

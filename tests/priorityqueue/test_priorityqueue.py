@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -167,9 +166,9 @@ def test_bad_request_gets_400_and_changes_nothing(deployment: Deployment, body: 
     assert queue_state(deployment) == before
 
 
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with DevStack(["priorityqueue"], tmp_path, env={OPERATION: "100ms"}) as stack:
-        readme = REPO_ROOT / "priorityqueue" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
-        log = stack.log("priorityqueue")
-        assert sum("Tick end. Queue length:" in line for line in log) >= 32  # a push and a done per call
+@pytest.mark.walkthrough(env={OPERATION: "100ms"})
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "priorityqueue" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    log = dev_stack.log("priorityqueue")
+    assert sum("Tick end. Queue length:" in line for line in log) >= 32  # a push and a done per call

@@ -186,9 +186,9 @@ print(sorted(queue.__all__))
     assert run.stdout == "['Empty', 'Full', 'LifoQueue', 'PriorityQueue', 'Queue', 'SimpleQueue']\n"
 
 
+@pytest.mark.walkthrough(env={"PATTERNS_DURATION_QUEUE_WORK": "100ms"})
 @pytest.mark.slow  # the walkthrough has a task delayed by 2 s
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with DevStack(["queue"], tmp_path, env={"PATTERNS_DURATION_QUEUE_WORK": "100ms"}) as stack:
-        readme = REPO_ROOT / "queue" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
-        assert sum("Working on task task123" in line for line in stack.log("queue")) == 1
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "queue" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    assert sum("Working on task task123" in line for line in dev_stack.log("queue")) == 1

@@ -7,7 +7,6 @@ import statistics
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +20,7 @@ from ratelimit.limiter import Reservation
 from ratelimit.limiter_client import Limiter
 from ratelimit.service import LIMITER_NAME
 from tests.harness import Deployment, Logs, RestateBackend, deployed, eventually, sql
-from tests.readme import DevStack
+from tests.readme import DevStack, output_blocks
 
 # The helper's other calls, made from a handler as a user of the pattern would (myService only waits).
 probe = Service("rateLimitProbe")
@@ -276,8 +275,8 @@ def test_bad_requests_get_400_and_change_nothing(fresh: Deployment) -> None:
     assert stored(fresh) == before
 
 
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with DevStack(["ratelimit"], tmp_path) as stack:
-        stack.run_walkthrough(REPO_ROOT / "ratelimit" / "README.md")
-        log = stack.log("ratelimit")
-        assert sum("expensive!" in line for line in log) == 1 + 3 + 5  # one call, three calls, a batch of five
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "ratelimit" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    log = dev_stack.log("ratelimit")
+    assert sum("expensive!" in line for line in log) == 1 + 3 + 5  # one call, three calls, a batch of five

@@ -214,12 +214,12 @@ def test_killed_after_the_car_reservation_the_saga_finishes_with_each_effect_onc
         server.stop()
 
 
+@pytest.mark.walkthrough(env={TERMINAL: "1"})
 @pytest.mark.slow
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with DevStack(["sagas"], tmp_path, env={TERMINAL: "1"}) as stack:
-        readme = REPO_ROOT / "sagas" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
-        story = saga_lines([line.split(" - ", 1)[-1] for line in stack.log("sagas")])
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "sagas" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    story = saga_lines([line.split(" - ", 1)[-1] for line in dev_stack.log("sagas")])
     assert story[:6] == [
         "Flight <flight0> reserved",
         "Car <car0> reserved",

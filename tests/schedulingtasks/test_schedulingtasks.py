@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -152,9 +151,8 @@ def state_of(server: NativeRestate, invoice: str) -> dict[str, Any]:
     return state(server.admin_url, "PaymentTracker", invoice)
 
 
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with DevStack(["schedulingtasks"], tmp_path) as stack:
-        readme = REPO_ROOT / "schedulingtasks" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
-        log = stack.log("schedulingtasks")
-        assert sum("Sending reminder email for event: evt_1JH2Y4F2eZvKYlo2C8b9" in line for line in log) == 1
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "schedulingtasks" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    log = dev_stack.log("schedulingtasks")
+    assert sum("Sending reminder email for event: evt_1JH2Y4F2eZvKYlo2C8b9" in line for line in log) == 1

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +21,6 @@ import pytest
 
 from patterns import REPO_ROOT
 from patterns.localstripe import LocalStripe, register_webhook
-from patterns.process import free_port
 from signalspayments import WEBHOOKS
 from signalspayments.stripe_utils import confirmation_params
 from tests.harness import Deploy, Deployment, Logs, eventually, sql
@@ -331,27 +329,13 @@ def test_service_refuses_to_start_without_stripe_settings() -> None:
 # -- the README, against `python -m patterns dev signalspayments` --------------------------------------
 
 
-class StripeStack(DevStack):
-    """The dev runner with localstripe on a free port; README commands for localhost:8420 go there."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.localstripe_port = free_port()
-        super().__init__(["signalspayments"], tmp_path, env={"LOCALSTRIPE_PORT": str(self.localstripe_port)})
-
-    @property
-    def port_map(self) -> dict[int, str]:
-        return {**super().port_map, 8420: f"127.0.0.1:{self.localstripe_port}"}
-
-
 @pytest.mark.slow
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with StripeStack(tmp_path) as stack:
-        [webhook] = [line.strip() for line in stack.lines if line.strip().startswith("localstripe http://")]
-        readme = REPO_ROOT / "signalspayments" / "README.md"
-        compared = stack.run_walkthrough(readme)
-        log = stack.log("signalspayments")
-    assert webhook.endswith(f"webhooks -> http://127.0.0.1:{stack.ports['ingress']}/payments/processWebhook")
-    assert compared == output_blocks(readme)  # every output the README shows
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    [webhook] = [line.strip() for line in dev_stack.lines if line.strip().startswith("localstripe http://")]
+    assert webhook.endswith(f"webhooks -> http://127.0.0.1:{dev_stack.ports['ingress']}/payments/processWebhook")
+    readme = REPO_ROOT / "signalspayments" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    log = dev_stack.log("signalspayments")
     # The delayedStatus calls waited for localstripe's webhooks.
     assert sum("still 'processing', awaiting webhook call..." in line for line in log) == 2
     assert sum(line.endswith(" received!") for line in log) == 2

@@ -172,11 +172,10 @@ def test_supervisor_forwards_sigint_and_stops_its_child(restate: RestateBackend)
         os.kill(child, 0)
 
 
+@pytest.mark.walkthrough(env={FAILURES: "0", DURATION: "200ms", "RESTART_ON_EXIT": "1"})
 @pytest.mark.slow
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    env = {FAILURES: "0", DURATION: "200ms", "RESTART_ON_EXIT": "1"}
-    with DevStack(["statefulactors"], tmp_path, env=env) as stack:
-        readme = REPO_ROOT / "statefulactors" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
-        # The background requests of machine `a` may still be running: wait for all six transitions.
-        eventually(lambda: sum("Done transitioning" in line for line in stack.log("statefulactors")) == 6, timeout=30)
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "statefulactors" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    # The background requests of machine `a` may still be running: wait for all six transitions.
+    eventually(lambda: sum("Done transitioning" in line for line in dev_stack.log("statefulactors")) == 6, timeout=30)

@@ -8,7 +8,6 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -247,7 +246,6 @@ def test_storm_of_concurrent_payments_and_cancellations_stays_consistent(deploym
 
 
 @pytest.mark.slow
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with DevStack(["statemachinepayments"], tmp_path) as stack:
-        readme = REPO_ROOT / "statemachinepayments" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "statemachinepayments" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -157,9 +156,8 @@ def test_only_the_router_records_events(deployment: Deployment, handler: str) ->
     assert status(deployment, invoice) == {"paid": False, "events": []}
 
 
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    with DevStack(["webhookcallbacks"], tmp_path) as stack:
-        readme = REPO_ROOT / "webhookcallbacks" / "README.md"
-        assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
-        log = stack.log("webhookcallbacks")
-        assert sum("Payment failed for invoice in_1MtHbELkdIwHu7ixl4OzzPMv" in line for line in log) == 1
+def test_readme_walkthrough(dev_stack: DevStack) -> None:
+    readme = REPO_ROOT / "webhookcallbacks" / "README.md"
+    assert dev_stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
+    log = dev_stack.log("webhookcallbacks")
+    assert sum("Payment failed for invoice in_1MtHbELkdIwHu7ixl4OzzPMv" in line for line in log) == 1
