@@ -142,7 +142,7 @@ class DevStack(ManagedProcess):
         self, patterns: list[str], tmp_path: Path, env: Mapping[str, str] | None = None, nodes: int = 1
     ) -> None:
         self.patterns, self.tmp_path, self.nodes = patterns, tmp_path, nodes
-        self.focus = patterns[0]
+        self.focus = patterns[0] if patterns else ""  # every pattern: no README of one of them
         self.ports = {name: free_ports_in_a_row(nodes) for name in ("ingress", "admin", "node")}
         self.ports.update(service=free_port(), api=free_port())
         self.service_ports: dict[str, int] = {}  # pattern -> port, as the runner reports them once ready
