@@ -31,7 +31,7 @@ def test_dev_runner_serves_the_readme_walkthrough_and_stops_everything(tmp_path:
         assert seconds < 20, ready  # about 2 s on an idle 2-core machine
         pids = stack.pids()
         assert set(pids) == {"restate-server", "durablerpc", "durablerpc.api"}
-        assert any(f"localhost:{stack.ports['ingress']}/product/key1/reserve" in line for line in stack.lines)
+        assert any(f"localhost:{stack.ports['ingress']}/product/product3/reserve" in line for line in stack.lines)
 
         commands, checked = stack.run_walkthrough(REPO_ROOT / "durablerpc" / "README.md")
         assert (commands, checked) == (9, 6)
