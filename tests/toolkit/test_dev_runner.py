@@ -32,7 +32,7 @@ def test_dev_runner_serves_the_readme_walkthrough_and_stops_everything(tmp_path:
         assert re.search(r"ready in [\d.]+s", ready), ready  # about 2 s on an idle 2-core machine: no timing assert
         pids = stack.pids()
         assert set(pids) == {"restate-server", "durablerpc", "durablerpc.api"}
-        assert any(f"localhost:{stack.ports['ingress']}/product/key1/reserve" in line for line in stack.lines)
+        assert any(f"localhost:{stack.ports['ingress']}/product/product3/reserve" in line for line in stack.lines)
 
         readme = REPO_ROOT / "durablerpc" / "README.md"
         assert stack.run_walkthrough(readme) == output_blocks(readme)  # every output it shows
