@@ -813,7 +813,7 @@ def run_case(world: World, case: str, crash: Callable[[], None]) -> None:
             try:
                 MIDWAY[pattern](world, case, world.facts[f"{case}:{pattern}"])
                 pending.remove(pattern)
-            except AssertionError as error:
+            except (AssertionError, ValueError) as error:  # (ValueError: `[one] = rows` found none yet)
                 failures[pattern] = str(error)
                 watched = world.facts[f"{case}:{pattern}"].get("watched", [])
                 if "completed" in world.statuses(pattern, watched).values():  # too late: it will never be mid-way
