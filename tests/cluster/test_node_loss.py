@@ -512,5 +512,9 @@ def test_the_first_killed_node_rejoins_with_its_data_folder(
     admin = cluster.admin_urls[quorum_loss["last"]]
     env = {**os.environ, "RESTATE_ADMIN_URL": admin, "RESTATE_CLI_CONFIG_HOME": str(tmp_path)}
     cli = str(REPO_ROOT / "node_modules" / ".bin" / "restate")  # what `npx restate` runs
-    done = subprocess.run([cli, "kv", "get", "accounts", account], env=env, capture_output=True, text=True)
-    assert done.returncode == 0 and f"balance  {INITIAL - 1111}" in done.stdout, done.stderr
+
+    def read_by_cli() -> None:  # the node's replica of the partition may lag a moment behind its leader
+        done = subprocess.run([cli, "kv", "get", "accounts", account], env=env, capture_output=True, text=True)
+        assert done.returncode == 0 and f"balance  {INITIAL - 1111}" in done.stdout, done.stdout + done.stderr
+
+    eventually(read_by_cli, timeout=30, interval=0.5)

@@ -102,9 +102,12 @@ def test_priority_one_overtakes_queued_priority_two(deployment: Deployment, monk
     monkeypatch.setenv(OPERATION, "300ms")
     waiting = [send(deployment, priority=2) for _ in range(3)]
     eventually(lambda: len(queue_state(deployment).get("items", [])) == 3, timeout=15)
+    monkeypatch.setenv(OPERATION, "3s")  # the urgent operation: long enough to sample the queue behind it
     urgent = send(deployment, priority=1, left=100, right=1)
 
     with Sampler(deployment) as sampler:
+        eventually(lambda: any(s and len(s["items"]) == 3 for s in sampler.samples), timeout=15)
+        monkeypatch.setenv(OPERATION, "300ms")
         assert attach(deployment, urgent).json() == 101
         eventually(lambda: len(queue_state(deployment).get("items", [])) < 3, timeout=15)
 
