@@ -199,6 +199,15 @@ class RestateCluster:
                 found.append(index)
         return found
 
+    def leader(self, timeout: float = 30.0) -> int:
+        """A running node that leads a partition, once one does (an election, or a move, takes a moment)."""
+        deadline = time.monotonic() + timeout
+        while not (found := self.leaders()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no running node leads a partition after {timeout:.0f}s")
+            time.sleep(0.2)
+        return found[0]
+
     def __enter__(self) -> RestateCluster:
         return self.start()
 

@@ -205,7 +205,7 @@ def story(cluster: RestateCluster, restate_cluster: ClusterRestate, kafka: Kafka
             stack.enter_context(deployed(restate_cluster, app))
         subscription = subscribe(cluster.admin_urls[0], topic, "userFeed/processPost")
         stack.callback(lambda: unsubscribe(cluster.admin_urls[cluster.alive[0]], subscription.id))
-        victim = cluster.leaders()[0]
+        victim = cluster.leader()
         story = Story(cluster, victim, book, StormRun(Storm.plan(STORM_SIZE), cluster.ingress_urls))
         try:
             run_the_story(story, pool, kafka, topic, env)
@@ -443,7 +443,7 @@ def quorum_loss(story: Story) -> dict[str, Any]:
     restart the first victim with its data folder, and retry them with the same idempotency keys."""
     cluster, facts = story.cluster, dict[str, Any]()
     account = facts["account"] = f"acc-{uuid.uuid4().hex[:10]}"
-    second = cluster.leaders()[0]
+    second = cluster.leader()
     last = facts["last"] = next(i for i in cluster.alive if i != second)
     urls = cluster.ingress_urls
     assert pay(urls, account, 0, 1, first=last).status_code == 200
