@@ -166,7 +166,7 @@ class DevStack(ManagedProcess):
         )
         self._seen = 0  # lines before this index were looked at by wait_for()
 
-    def start(self, timeout: float = 90.0, wait: bool = True) -> DevStack:
+    def start(self, timeout: float = 90.0, wait: bool = True, attempts: int = 3) -> DevStack:
         super().start(timeout, wait=False)
         if wait:
             try:
@@ -174,6 +174,11 @@ class DevStack(ManagedProcess):
             except (ProcessExited, TimeoutError) as error:
                 self.stop()
                 output = "\n".join(self.lines[-200:])
+                # The runner picks the patterns' ports bind-then-close: another test's process may take one
+                # in between. Start again (new ports) on that clash, as the broker and database fixtures do.
+                if attempts > 1 and "Address already in use" in output:
+                    self._seen = len(self.lines)
+                    return self.start(timeout, wait, attempts - 1)
                 raise ProcessExited(
                     f"the dev runner did not get ready ({error.__class__.__name__}):\n{output}"
                 ) from None
