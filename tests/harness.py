@@ -17,13 +17,34 @@ import httpx
 import pytest
 
 from patterns.cluster import RestateCluster
-from patterns.process import ManagedProcess, ProcessExited, free_port, http_ok
+from patterns.process import ManagedProcess, free_port, http_ok
 from patterns.registration import register
 from patterns.restate_server import RestateServer
 from patterns.serving import BackgroundServer
 from patterns.signing import SERVER_KEY_ENV
 
 T = TypeVar("T")
+
+
+class Startable(Protocol):
+    def start(self) -> Any: ...
+
+
+S = TypeVar("S", bound=Startable)
+
+
+def started_on_free_ports(make: Callable[[int], S], attempts: int = 3) -> S:
+    """`make(attempt)` builds a launcher on free ports, which are picked bind-then-close: another process may
+    take one before the launcher binds it. Start it, and on that rare clash build and start another."""
+    for attempt in range(attempts):
+        launcher = make(attempt)
+        try:
+            launcher.start()
+            return launcher
+        except RuntimeError:  # ProcessExited, or the port was taken before the start
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 class RestateBackend(Protocol):
@@ -44,14 +65,9 @@ class NativeRestate:
     service_host = "127.0.0.1"
 
     def __init__(self, base_dir: Path, settings: Mapping[str, str]) -> None:
-        for attempt in range(3):  # free ports are picked bind-then-close: retry on the rare clash
-            self.server = RestateServer.on_free_ports(base_dir / f"attempt-{attempt}", settings=settings)
-            try:
-                self.server.start()
-                break
-            except ProcessExited:
-                if attempt == 2:
-                    raise
+        self.server = started_on_free_ports(
+            lambda attempt: RestateServer.on_free_ports(base_dir / f"attempt-{attempt}", settings=settings)
+        )
         self.ingress_url, self.admin_url = self.server.ingress_url, self.server.admin_url
 
     def deployment_url(self, port: int) -> str:
@@ -78,14 +94,9 @@ class ClusterRestate:
     service_host = "127.0.0.1"
 
     def __init__(self, base_dir: Path, settings: Mapping[str, str], size: int = 3) -> None:
-        for attempt in range(3):  # free ports are picked bind-then-close: retry on the rare clash
-            self.cluster = RestateCluster.on_free_ports(base_dir / f"attempt-{attempt}", size, settings)
-            try:
-                self.cluster.start()
-                break
-            except ProcessExited:
-                if attempt == 2:
-                    raise
+        self.cluster = started_on_free_ports(
+            lambda attempt: RestateCluster.on_free_ports(base_dir / f"attempt-{attempt}", size, settings)
+        )
         self.ingress_url, self.admin_url = self.cluster.ingress_urls[0], self.cluster.admin_urls[0]
 
     def deployment_url(self, port: int) -> str:
