@@ -102,6 +102,8 @@ class RestateServer:
             "RESTATE_LISTEN_MODE": "tcp",
             "RESTATE_DISABLE_TELEMETRY": "true",
             "RESTATE_LOG_DISABLE_ANSI_CODES": "true",
+            # The invoker makes a temp folder per partition at every start and leaves it: keep them in base_dir.
+            "TMPDIR": str(self.base_dir / "tmp"),
             **self.settings,
         }
 
@@ -112,6 +114,7 @@ class RestateServer:
     def start(self, timeout: float = 30.0, wait: bool = True) -> RestateServer:
         """Start (again, after `stop()` or `kill()`: same ports, same data) and, with `wait`, wait until it
         serves (without: `process.wait_ready()` later, e.g. once every node of a cluster is spawned)."""
+        (self.base_dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.process = ManagedProcess(
             "restate-server",
             [find_binary(), "--base-dir", str(self.base_dir), "--no-logo"],
