@@ -15,6 +15,9 @@ XDIST = --tx "$(WORKERS)*popen//python=$(PY) -P" --dist loadscope
 
 export UV_PYTHON_DOWNLOADS := never
 export RESTATE_DISABLE_TELEMETRY := true
+# Every test and pattern is a new Python process: without cached bytecode each one compiles its imports again
+# (~1.5 s of CPU instead of ~0.7). uv compiles the dependencies at install; Python caches our own modules.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install dev test lint typecheck pytest bench clean
 
@@ -26,7 +29,7 @@ $(UV):
 
 # Re-synced when the lock changes or a pattern folder appears (the editable install maps packages).
 .venv/.synced: pyproject.toml uv.lock $(wildcard */__init__.py) | $(UV)
-	$(UV) sync --locked --quiet
+	$(UV) sync --locked --quiet --compile-bytecode
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
