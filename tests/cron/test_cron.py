@@ -18,6 +18,7 @@ from restate.serde import BytesSerde
 
 from cron.app import app
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from tests.harness import Deployment, NativeRestate, RestateBackend, deployed, eventually, sql, state
 from tests.readme import DevStack, output_blocks
 
@@ -46,17 +47,17 @@ def new_id() -> str:
 
 
 def create(ingress_url: str, request: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{ingress_url}/CronJobInitiator/create", json=request, timeout=30)
+    return http.post(f"{ingress_url}/CronJobInitiator/create", json=request, timeout=30)
 
 
 def get_info(ingress_url: str, job_id: str) -> Any:
-    response = httpx.get(f"{ingress_url}/CronJob/{job_id}/getInfo", timeout=30)
+    response = http.get(f"{ingress_url}/CronJob/{job_id}/getInfo", timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def cancel(ingress_url: str, job_id: str) -> None:
-    assert httpx.post(f"{ingress_url}/CronJob/{job_id}/cancel", timeout=30).status_code == 200
+    assert http.post(f"{ingress_url}/CronJob/{job_id}/cancel", timeout=30).status_code == 200
 
 
 def task(payload: str, cron_expression: str = "* * * * * *") -> dict[str, Any]:
@@ -99,6 +100,16 @@ def test_a_job_runs_its_task_every_2_seconds_until_cancelled(
         return len(runs(caplog, request["payload"])) >= 3
 
     eventually(three_runs, timeout=30, interval=0.2)
+
+    # The run pending at the cancel: read while it is at least 0.5 s from due (no run can slip in between).
+    def far_from_due() -> dict[str, str]:
+        info: dict[str, str] = get_info(deployment.ingress_url, job_id)
+        assert datetime.fromisoformat(info["next_execution_time"]).timestamp() - time.time() > 0.5
+        return info
+
+    pending = eventually(far_from_due, timeout=30)
+    stored_ids.add(pending["next_execution_id"])
+    stored_times.add(pending["next_execution_time"])
     cancel(deployment.ingress_url, job_id)
 
     # The schedule (times from the journal) is every 2 s; when each run starts also depends on the load.
@@ -184,7 +195,7 @@ def test_bad_jobs_get_400_and_create_nothing(deployment: Deployment, change: dic
 @pytest.mark.parametrize("handler", ["initiate", "execute"])
 def test_internal_handlers_are_not_reachable_from_the_ingress(deployment: Deployment, handler: str) -> None:
     job_id = new_id()
-    response = httpx.post(f"{deployment.ingress_url}/CronJob/{job_id}/{handler}", json=task("x"))
+    response = http.post(f"{deployment.ingress_url}/CronJob/{job_id}/{handler}", json=task("x"))
     assert response.status_code == 400
     assert "not public" in response.json()["message"]
     assert deployment.state("CronJob", job_id) == {}

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from tests.harness import Deploy, Deployment, eventually, sql, unique
 from tests.readme import DevStack, output_blocks
 
@@ -95,7 +96,7 @@ def test_insufficient_funds_is_not_a_payment(deployment: Deployment) -> None:
 
 @pytest.mark.slow
 def test_payment_ids_are_forgotten_after_the_expiry(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATTERNS_DURATION_STATEMACHINEPAYMENTS_EXPIRY", "1s")
+    monkeypatch.setenv("PATTERNS_DURATION_STATEMACHINEPAYMENTS_EXPIRY", "3s")  # time to see both first
     made, cancelled, account = unique("pay"), unique("pay"), unique("acc")
     assert make(deployment, made, account, 100).json() == f"{made} successful: true"
     assert cancel(deployment, cancelled).status_code == 200
@@ -133,7 +134,7 @@ def test_bad_input_gets_a_400_and_changes_nothing(deployment: Deployment, path: 
     payment, account = unique("pay"), unique("acc")
     if isinstance(body, dict):
         body = {k: v.format(a=account) if isinstance(v, str) else v for k, v in body.items()}
-    response = httpx.post(f"{deployment.ingress_url}/{path.format(p=payment, a=account)}", json=body, timeout=30)
+    response = http.post(f"{deployment.ingress_url}/{path.format(p=payment, a=account)}", json=body, timeout=30)
     assert response.status_code == 400
     assert response.json()["message"].startswith(message)
     assert deployment.state("payments", payment) == {} and deployment.state("accounts", account) == {}
