@@ -35,6 +35,7 @@ import httpx
 from bench import profile, report
 from bench.candidates import ALIASES, CANDIDATES, known
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from patterns.process import ManagedProcess, free_port, port_in_use
 from patterns.restate_server import SMALL, RestateServer
 from patterns.signing import KEYS_ENV
@@ -190,7 +191,7 @@ class Side:
 
     def activate(self, admin_url: str) -> None:
         """Register this side with force: from now on the server sends these services' calls here."""
-        response = httpx.post(
+        response = http.post(
             f"{admin_url}/deployments",
             json={"uri": self.url, "force": True, "use_http_11": self.use_http_11},
             timeout=30,
@@ -354,7 +355,7 @@ class Bench:
         deadline = time.monotonic() + timeout
         query = "select count(*) as n from sys_invocation where status not in ('completed', 'scheduled', 'paused')"
         while time.monotonic() < deadline:
-            response = httpx.post(
+            response = http.post(
                 f"{self.server.admin_url}/query", json={"query": query}, headers={"accept": "application/json"}
             )
             if response.status_code == 200 and response.json()["rows"][0]["n"] == 0:
@@ -422,7 +423,7 @@ def same_answers(server: RestateServer, sides: list[Side], scenarios: list[Scena
             path = scenario.path.replace("{key}", f"check-{side.name}")
             body = None if scenario.body is None else scenario.body.replace("{few}", "acct-check")
             headers = {} if body is None else {"content-type": "application/json"}
-            response = httpx.post(server.ingress_url + path, content=body, headers=headers, timeout=60)
+            response = http.post(server.ingress_url + path, content=body, headers=headers, timeout=60)
             if response.status_code != 200:
                 raise RuntimeError(f"{scenario.name} on {side.name}: {response.status_code} {response.text[:300]}")
             text = _UUID.sub("<uuid>", response.text.replace(f"check-{side.name}", "<key>"))

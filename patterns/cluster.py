@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from patterns.httpclient import http
 from patterns.process import free_port, wait_until
 from patterns.restate_server import RestateServer
 
@@ -67,7 +68,7 @@ def node_settings(index: int, fabric_addresses: Sequence[str], replication: int 
 
 def query_answers(admin_url: str) -> bool:
     """The admin SQL API answers a query over the invocations: every partition has a running processor."""
-    response = httpx.post(
+    response = http.post(
         f"{admin_url}/query",
         json={"query": "select count(*) as n from sys_invocation"},
         headers={"accept": "application/json"},
@@ -194,7 +195,7 @@ class RestateCluster:
         found = []
         for index in self.alive:
             node = self.nodes[index]
-            metrics = httpx.get(f"http://{node.host}:{node.node_port}/metrics", timeout=5).text
+            metrics = http.get(f"http://{node.host}:{node.node_port}/metrics", timeout=5).text
             if any(int(count) > 0 for count in _LEADERS.findall(metrics)):
                 found.append(index)
         return found

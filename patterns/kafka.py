@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from patterns.httpclient import http
 from patterns.process import ManagedProcess, free_port, port_in_use, run_until_interrupted
 
 if TYPE_CHECKING:
@@ -114,7 +113,7 @@ class Subscription:
 def subscriptions(admin_url: str, topic: str, cluster: str = CLUSTER) -> list[Subscription]:
     """The subscriptions to a topic (what `curl localhost:9070/subscriptions` lists, filtered)."""
     source = f"kafka://{cluster}/{topic}"
-    response = httpx.get(f"{admin_url}/subscriptions", params={"source": source}, timeout=10)
+    response = http.get(f"{admin_url}/subscriptions", params={"source": source}, timeout=10)
     response.raise_for_status()
     return [
         Subscription(found["id"], found["source"], found["sink"], created=False)
@@ -130,14 +129,14 @@ def subscribe(admin_url: str, topic: str, target: str, cluster: str = CLUSTER) -
         if existing.sink == sink:
             return existing
     body = {"source": source, "sink": sink, "options": SUBSCRIPTION_OPTIONS}
-    response = httpx.post(f"{admin_url}/subscriptions", json=body, timeout=10)
+    response = http.post(f"{admin_url}/subscriptions", json=body, timeout=10)
     if response.status_code >= 400:
         raise RuntimeError(f"subscribing {sink} to {source} failed: HTTP {response.status_code} {response.text}")
     return Subscription(response.json()["id"], source, sink, created=True)
 
 
 def unsubscribe(admin_url: str, subscription_id: str) -> None:
-    httpx.delete(f"{admin_url}/subscriptions/{subscription_id}", timeout=10).raise_for_status()
+    http.delete(f"{admin_url}/subscriptions/{subscription_id}", timeout=10).raise_for_status()
 
 
 @dataclass

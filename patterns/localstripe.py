@@ -26,9 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from patterns.catalogue import Pattern, load_patterns
+from patterns.httpclient import http
 from patterns.process import ManagedProcess, http_ok, port_in_use
 
 DEFAULT_PORT = 8420  # localstripe's own default
@@ -59,7 +58,7 @@ def register_webhook(
     api_base: str, url: str, secret: str, events: tuple[str, ...] = PAYMENT_INTENT_EVENTS, name: str = "restate"
 ) -> None:
     """Send `events` to `url`, signed with `secret`. Registering the same name again re-points it."""
-    response = httpx.post(
+    response = http.post(
         f"{api_base}/_config/webhooks/{name}", json={"url": url, "secret": secret, "events": list(events)}, timeout=10
     )
     response.raise_for_status()

@@ -25,9 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
-import httpx
-
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 
 _prctl: Callable[..., int] | None
 try:  # resolved before any fork: the child only makes one system call
@@ -93,7 +92,7 @@ def wait_until(
 
 
 def http_ok(url: str, **kwargs: Any) -> bool:
-    return httpx.get(url, timeout=2.0, **kwargs).status_code == 200
+    return http.get(url, timeout=2.0, **kwargs).status_code == 200
 
 
 def wait_http_ok(url: str, timeout: float = 30.0) -> None:

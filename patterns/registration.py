@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from patterns.httpclient import http
+
 MANIFEST_ACCEPT = "application/vnd.restate.endpointmanifest.v4+json"
 
 
@@ -64,7 +66,7 @@ def register(admin_url: str, deployment_url: str, *, force: bool = True, timeout
     Idempotent: registering the same URL again answers 200 and changes nothing.
     """
     try:
-        response = httpx.post(f"{admin_url}/deployments", json={"uri": deployment_url, "force": force}, timeout=timeout)
+        response = http.post(f"{admin_url}/deployments", json={"uri": deployment_url, "force": force}, timeout=timeout)
     except httpx.HTTPError as error:
         raise RegistrationError(f"cannot reach the Restate admin API at {admin_url}: {error}") from error
     if response.status_code not in (200, 201):

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import httpx
 import pytest
 
 from patterns.cluster import RestateCluster
+from patterns.httpclient import http
 from patterns.process import ManagedProcess, free_port, http_ok
 from patterns.registration import register
 from patterns.restate_server import RestateServer
@@ -248,7 +248,7 @@ def sql(admin_url: str, query: str, throttled_for: float = 20.0) -> list[dict[st
     they stop trying the dead one: asked again until `throttled_for` seconds have passed."""
     deadline = time.monotonic() + throttled_for
     while True:
-        response = httpx.post(
+        response = http.post(
             f"{admin_url}/query", json={"query": query}, headers={"accept": "application/json"}, timeout=10
         )
         if "connect throttled" not in response.text or time.monotonic() > deadline:
@@ -273,8 +273,11 @@ def state(admin_url: str, service: str, key: str) -> dict[str, Any]:
 
 
 def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05) -> T:
-    """Call `check` until it returns without an AssertionError (and, if it returns a value, a truthy one)."""
+    """Call `check` until it returns without an AssertionError (and, if it returns a value, a truthy one).
+    The pause between calls grows from `interval` to 0.2 s: a check is often an admin SQL query (~8 ms of
+    restate-server's CPU): asked every 50 ms for a long wait, that is a fifth of a core."""
     deadline = time.monotonic() + timeout
+    longest = max(interval, 0.2)
     while True:
         try:
             result = check()
@@ -286,6 +289,7 @@ def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout}s: {error}") from error
         time.sleep(interval)
+        interval = min(interval * 1.5, longest)
 
 
 class Logs:

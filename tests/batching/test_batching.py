@@ -15,6 +15,7 @@ import pytest
 
 from batching.app import app
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from tests.harness import Deployment, NativeRestate, RestateBackend, ServiceProcess, deployed, eventually, sql, state
 from tests.readme import DevStack, output_blocks
 
@@ -142,7 +143,7 @@ def test_31_items_from_8_concurrent_clients_each_arrive_exactly_once(
 def test_bad_requests_get_400_and_change_nothing(deployment: Deployment, handler: str, body: bytes) -> None:
     key = new_key()
     headers = {"content-type": "application/json"} if body else {}
-    response = httpx.post(f"{deployment.ingress_url}/batcher/{key}/{handler}", content=body, headers=headers)
+    response = http.post(f"{deployment.ingress_url}/batcher/{key}/{handler}", content=body, headers=headers)
     assert response.status_code == 400, response.text
     assert response.json()["message"]
     assert deployment.state("batcher", key) == {}
@@ -150,7 +151,7 @@ def test_bad_requests_get_400_and_change_nothing(deployment: Deployment, handler
 
 def test_an_empty_batch_is_refused_by_the_receiver(deployment: Deployment) -> None:
     key = new_key()
-    response = httpx.post(f"{deployment.ingress_url}/batchReceiver/{key}/receive", json={"items": []})
+    response = http.post(f"{deployment.ingress_url}/batchReceiver/{key}/receive", json={"items": []})
     assert response.status_code == 400
     assert "at least 1 item" in response.json()["message"]
     assert deployment.state("batchReceiver", key) == {}

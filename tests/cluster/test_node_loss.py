@@ -37,6 +37,7 @@ import schedulingtasks.app
 import statemachinepayments.app
 from patterns import REPO_ROOT
 from patterns.cluster import RestateCluster, call_any
+from patterns.httpclient import http
 from patterns.kafka import KafkaBroker, create_topics, subscribe, unsubscribe
 from patterns.produce import produce
 from tests.harness import ClusterRestate, deployed, eventually, sql, state
@@ -222,11 +223,11 @@ def run_the_story(story: Story, pool: ThreadPoolExecutor, kafka: KafkaBroker, to
 
     # sagas: a booking through the victim's ingress, its payment provider slow.
     trip = facts["trip"] = f"trip-{uuid.uuid4().hex[:10]}"
-    sent = httpx.post(f"{via_victim}/BookingWorkflow/{trip}/run/send", json=BOOKING, timeout=30)
+    sent = http.post(f"{via_victim}/BookingWorkflow/{trip}/run/send", json=BOOKING, timeout=30)
     booking = sent.json()["invocationId"]
     # parallelizework: a fan-out of 50 subtasks, each sleeping durably.
     names = facts["subtasks"] = [f"s{i:02}" for i in range(SUBTASKS)]
-    sent = httpx.post(f"{via_victim}/worker/run/send", json={"description": ",".join(names)}, timeout=30)
+    sent = http.post(f"{via_victim}/worker/run/send", json={"description": ",".join(names)}, timeout=30)
     fan_out = facts["fan_out"] = sent.json()["invocationId"]
     # eventtransactions: one post per user; moderation answers PENDING once, then the post sleeps 15 s.
     users = facts["users"] = [f"user{n}-{uuid.uuid4().hex[:6]}" for n in range(3)]
@@ -235,10 +236,10 @@ def run_the_story(story: Story, pool: ThreadPoolExecutor, kafka: KafkaBroker, to
     invoices = facts["invoices"] = [f"invoice-{uuid.uuid4().hex[:10]}" for _ in range(3)]
     for invoice in invoices:
         event = {"type": "invoice.payment_failed", "created": 1, "data": {"id": f"evt-{invoice}", "customer": "c"}}
-        assert httpx.post(f"{via_victim}/PaymentTracker/{invoice}/onPaymentFailure", json=event, timeout=30).is_success
+        assert http.post(f"{via_victim}/PaymentTracker/{invoice}/onPaymentFailure", json=event, timeout=30).is_success
     # durablepromise: two awaiters connected to the victim: one attached to a one-way await, one blocking call.
     promise = facts["promise"] = f"prom-{uuid.uuid4().hex[:10]}"
-    sent = httpx.post(f"{via_victim}/promise/await/send", json={"promiseId": promise}, timeout=30)
+    sent = http.post(f"{via_victim}/promise/await/send", json={"promiseId": promise}, timeout=30)
     awaiter = facts["awaiter"] = sent.json()["invocationId"]
     attached = pool.submit(httpx.get, f"{via_victim}/restate/invocation/{awaiter}/attach", timeout=120)
     key = facts["await_key"] = f"await-{promise}"
@@ -286,8 +287,8 @@ def run_the_story(story: Story, pool: ThreadPoolExecutor, kafka: KafkaBroker, to
 
     for future in storm:
         future.result()
-    facts["booking"] = httpx.get(f"{others[0]}/restate/workflow/BookingWorkflow/{trip}/attach", timeout=120)
-    facts["fan_out_result"] = httpx.get(f"{others[1]}/restate/invocation/{fan_out}/attach", timeout=120)
+    facts["booking"] = http.get(f"{others[0]}/restate/workflow/BookingWorkflow/{trip}/attach", timeout=120)
+    facts["fan_out_result"] = http.get(f"{others[1]}/restate/invocation/{fan_out}/attach", timeout=120)
     until(lambda: all(state_of(story, "PaymentTracker", i).get("escalated") for i in invoices), timeout=60)
     until(lambda: feed_updates(book, users) == 9, timeout=60, what="9 feed updates")
 
@@ -451,7 +452,7 @@ def quorum_loss(story: Story) -> dict[str, Any]:
 
     def attempt(send: str, number: int, amount: int) -> str:
         try:
-            response = httpx.post(
+            response = http.post(
                 f"{urls[last]}{payment_path(account, number)}{send}",
                 json={"accountId": account, "amount": amount},
                 headers={"idempotency-key": f"{account}-{number}"},
@@ -465,7 +466,7 @@ def quorum_loss(story: Story) -> dict[str, Any]:
         call = pool.submit(attempt, "", 1, 10)
         send = pool.submit(attempt, "/send", 2, 100)
         facts["call"], facts["send"] = call.result(), send.result()
-    facts["health"] = httpx.get(f"{cluster.admin_urls[last]}/health", timeout=5).status_code
+    facts["health"] = http.get(f"{cluster.admin_urls[last]}/health", timeout=5).status_code
 
     started = time.monotonic()
     cluster.restart(story.victim)  # same node name, same ports, same data folder

@@ -23,6 +23,7 @@ import pytest
 
 from database.app import app
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from patterns.postgres import PostgresServer
 from tests.harness import Deployment, Logs, NativeRestate, RestateBackend, ServiceProcess, deployed, eventually
 from tests.readme import DevStack, output_blocks
@@ -74,7 +75,7 @@ def keys(db: PostgresServer) -> int:
 
 
 def call(deployment: Deployment | NativeRestate, path: str, body: Any) -> httpx.Response:
-    return httpx.post(f"{deployment.ingress_url}/{path}", json=body, timeout=60)
+    return http.post(f"{deployment.ingress_url}/{path}", json=body, timeout=60)
 
 
 def test_simple_reads_and_writes_rows_as_any_service_would(deployment: Deployment, db: PostgresServer) -> None:
@@ -111,7 +112,7 @@ def test_keyed_updates_and_the_shared_read(deployment: Deployment, db: PostgresS
     assert credits_and_version(db, user) == (1012, 0)
     assert call(deployment, f"keyed/{user}/updateConditional", 12).status_code == 200
     assert credits_and_version(db, user) == (1024, 1)  # the version moved on with the update
-    read = httpx.post(f"{deployment.ingress_url}/keyed/{user}/read", timeout=30).json()
+    read = http.post(f"{deployment.ingress_url}/keyed/{user}/read", timeout=30).json()
     assert read == {"userid": user, "name": "Test", "address": "Somewhere", "credits": 1024, "version": 1}
 
 
@@ -267,7 +268,7 @@ def patient(tmp_path_factory: pytest.TempPathFactory, restate_settings: dict[str
 
 
 def send_2pc_update(server: NativeRestate, user: str, amount: int) -> str:
-    response = httpx.post(
+    response = http.post(
         f"{server.ingress_url}/twoPhaseCommit/update/send", json={"userId": user, "addCredits": amount}, timeout=30
     )
     invocation: str = response.json()["invocationId"]
@@ -275,7 +276,7 @@ def send_2pc_update(server: NativeRestate, user: str, amount: int) -> str:
 
 
 def wait_for_output(server: NativeRestate, invocation: str) -> httpx.Response:
-    return httpx.get(f"{server.ingress_url}/restate/invocation/{invocation}/attach", timeout=60)
+    return http.get(f"{server.ingress_url}/restate/invocation/{invocation}/attach", timeout=60)
 
 
 @pytest.mark.slow

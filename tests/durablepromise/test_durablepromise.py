@@ -13,6 +13,7 @@ import pytest
 from durablepromise import example1, example4
 from durablepromise.clients import PromiseRejected, durable_promise
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from tests.harness import Deployment, eventually, state, unique
 from tests.readme import DevStack, normalise, output_blocks, run_step, steps
 
@@ -20,17 +21,17 @@ BARACK = {"name": "Barack", "email": "b@whitehouse.gov"}
 
 
 def call(deployment: Deployment, operation: str, body: Any) -> httpx.Response:
-    return httpx.post(f"{deployment.ingress_url}/promise/{operation}", json=body, timeout=30)
+    return http.post(f"{deployment.ingress_url}/promise/{operation}", json=body, timeout=30)
 
 
 def send_await(deployment: Deployment, promise_id: str) -> str:
-    sent = httpx.post(f"{deployment.ingress_url}/promise/await/send", json={"promiseId": promise_id}, timeout=30)
+    sent = http.post(f"{deployment.ingress_url}/promise/await/send", json={"promiseId": promise_id}, timeout=30)
     invocation: str = sent.json()["invocationId"]
     return invocation
 
 
 def attach(deployment: Deployment, invocation: str) -> httpx.Response:
-    return httpx.get(f"{deployment.ingress_url}/restate/invocation/{invocation}/attach", timeout=30)
+    return http.get(f"{deployment.ingress_url}/restate/invocation/{invocation}/attach", timeout=30)
 
 
 def listeners(deployment: Deployment, promise_id: str) -> int:
@@ -175,7 +176,7 @@ async def test_example4_qna_uses_promises_from_handlers(deployment: Deployment) 
     ],
 )
 def test_bad_requests_get_400(deployment: Deployment, path: str, body: Any, message: str) -> None:
-    response = httpx.post(f"{deployment.ingress_url}/{path}", json=body, timeout=30)
+    response = http.post(f"{deployment.ingress_url}/{path}", json=body, timeout=30)
     assert response.status_code == 400
     assert response.json()["message"].startswith("Unable to parse an input argument.")
     assert message in response.json()["message"]
@@ -183,7 +184,7 @@ def test_bad_requests_get_400(deployment: Deployment, path: str, body: Any, mess
 
 
 def test_the_promises_object_is_not_reachable_through_the_ingress(deployment: Deployment) -> None:
-    response = httpx.post(f"{deployment.ingress_url}/promises/p-bad/reject", json="help!", timeout=30)
+    response = http.post(f"{deployment.ingress_url}/promises/p-bad/reject", json="help!", timeout=30)
     assert response.status_code == 400
     assert response.json()["message"] == "the invoked service is not public"
     assert deployment.state("promises", "p-bad") == {}

@@ -14,7 +14,7 @@ import pytest
 
 from durablerpc import client
 from durablerpc.api import api
-from patterns import REPO_ROOT
+from patterns import REPO_ROOT, httpclient
 from patterns.process import free_port
 from patterns.serving import BackgroundServer
 from tests.harness import Deployment, Logs, unique
@@ -56,7 +56,7 @@ def test_concurrent_reservations_of_one_product_reserve_it_once(deployment: Depl
     product = unique("product")
 
     def reserve(i: int) -> bool:
-        response = httpx.post(f"{front.base_url}/reserve/{product}/r{i}", timeout=60)
+        response = httpclient.http.post(f"{front.base_url}/reserve/{product}/r{i}", timeout=60)
         assert response.status_code == 200, response.text
         reserved: bool = response.json()["reserved"]
         return reserved
@@ -110,7 +110,7 @@ def test_dot_ids_are_refused_not_resolved(deployment: Deployment, front: httpx.C
 def test_front_end_answers_503_when_restate_is_unreachable() -> None:
     server = front_end(f"http://127.0.0.1:{free_port()}")
     try:
-        response = httpx.post(f"{server.url}/reserve/p1/r1", timeout=30)
+        response = httpclient.http.post(f"{server.url}/reserve/p1/r1", timeout=30)
     finally:
         server.stop()
     assert response.status_code == 503
@@ -141,7 +141,7 @@ def test_client_command_line(deployment: Deployment) -> None:
 def test_ingress_call_with_idempotency_key_header(deployment: Deployment, logs: Logs) -> None:
     product = unique("product")
     url = f"{deployment.ingress_url}/product/{product}/reserve"
-    answers = [httpx.post(url, headers={"idempotency-key": key}, timeout=30) for key in ("a", "b", "a")]
+    answers = [httpclient.http.post(url, headers={"idempotency-key": key}, timeout=30) for key in ("a", "b", "a")]
     assert [(r.status_code, r.json()) for r in answers] == [(200, True), (200, False), (200, True)]
     assert answers[0].headers["x-restate-id"] == answers[2].headers["x-restate-id"]
     assert logs.count(f"Reserving product {product}") == 1

@@ -8,10 +8,10 @@ import io
 import re
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from patterns.kafka import KafkaBroker, create_topics, subscribe, subscriptions, unsubscribe
 from patterns.produce import produce
 from tests.harness import NativeRestate, ServiceProcess, eventually, sql, unique
@@ -184,7 +184,7 @@ def test_every_post_is_processed_once_across_a_restate_server_restart(
 
 def test_a_malformed_post_gets_a_400_and_is_not_processed(feed: ServiceProcess, kafka_restate: NativeRestate) -> None:
     user = unique("userid1")
-    response = httpx.post(
+    response = http.post(
         f"{kafka_restate.ingress_url}/userFeed/{user}/processPost", json={"content": "no metadata"}, timeout=30
     )
     assert response.status_code == 400

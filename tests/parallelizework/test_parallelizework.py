@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from patterns.restate_server import FAIL_FAST, SMALL
 from patterns.signing import server_settings
 from tests.harness import Deployment, Logs, NativeRestate, ServiceProcess, eventually, sql
@@ -20,7 +21,7 @@ DURATION = "PATTERNS_DURATION_PARALLELIZEWORK_SUBTASK"
 
 
 def run(ingress_url: str, description: Any, timeout: float = 60) -> httpx.Response:
-    return httpx.post(f"{ingress_url}/worker/run", json=description, timeout=timeout)
+    return http.post(f"{ingress_url}/worker/run", json=description, timeout=timeout)
 
 
 def subtask_invocations(admin_url: str, parent_id: str) -> list[dict[str, Any]]:
@@ -102,7 +103,7 @@ def test_crash_during_fan_out_keeps_finished_subtasks(patient_restate: NativeRes
     names = [f"job{i}" for i in range(8)]
     # Random 0, 0.5, 1, 1.5 or 2 s per subtask: some finish before the crash, some after.
     with ServiceProcess(restate, "parallelizework", env={"PATTERNS_TIME_SCALE": "0.5"}) as service:
-        sent = httpx.post(f"{restate.ingress_url}/worker/run/send", json={"description": ",".join(names)}, timeout=30)
+        sent = http.post(f"{restate.ingress_url}/worker/run/send", json={"description": ",".join(names)}, timeout=30)
         invocation = sent.json()["invocationId"]
 
         def finished() -> list[str]:
@@ -113,7 +114,7 @@ def test_crash_during_fan_out_keeps_finished_subtasks(patient_restate: NativeRes
         before, crashed_at = finished(), len(service.lines)
         service.restart()
 
-        attached = httpx.get(f"{restate.ingress_url}/restate/invocation/{invocation}/attach", timeout=60)
+        attached = http.get(f"{restate.ingress_url}/restate/invocation/{invocation}/attach", timeout=60)
         assert attached.json() == {"description": ",".join(f"{n}: DONE" for n in names)}
         assert 1 <= len(before) < len(names), before  # the crash really happened in the middle
         for name in names:

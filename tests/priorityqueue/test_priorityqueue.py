@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from tests.harness import Deployment, Logs, eventually
 from tests.readme import DevStack, output_blocks
 
@@ -19,7 +20,7 @@ OPERATION = "PATTERNS_DURATION_PRIORITYQUEUE_OPERATION"
 
 
 def send(deployment: Deployment, priority: int, left: int = 1, right: int = 2) -> str:
-    sent = httpx.post(
+    sent = http.post(
         f"{deployment.ingress_url}/myService/expensiveMethod/send",
         json={"left": left, "right": right, "priority": priority},
         timeout=30,
@@ -30,7 +31,7 @@ def send(deployment: Deployment, priority: int, left: int = 1, right: int = 2) -
 
 
 def attach(deployment: Deployment, invocation: str) -> httpx.Response:
-    return httpx.get(f"{deployment.ingress_url}/restate/invocation/{invocation}/attach", timeout=60)
+    return http.get(f"{deployment.ingress_url}/restate/invocation/{invocation}/attach", timeout=60)
 
 
 def queue_state(deployment: Deployment) -> dict[str, Any]:
@@ -132,7 +133,7 @@ def test_cancelled_waiter_is_dropped_and_leaks_no_capacity(
     eventually(lambda: len(queue_state(deployment).get("items", [])) == 1, timeout=15)
     ticket = queue_state(deployment)["items"][0]["awakeable"]
 
-    cancelled = httpx.patch(f"{deployment.admin_url}/invocations/{waiter}/cancel", timeout=30)
+    cancelled = http.patch(f"{deployment.admin_url}/invocations/{waiter}/cancel", timeout=30)
     assert cancelled.status_code == 202, cancelled.text
 
     # Its item leaves the queue, and its ticket holds no slot (the admitted operations may still run, or
@@ -163,7 +164,7 @@ def test_cancelled_waiter_is_dropped_and_leaks_no_capacity(
 )
 def test_bad_request_gets_400_and_changes_nothing(deployment: Deployment, body: Any) -> None:
     before = queue_state(deployment)
-    response = httpx.post(f"{deployment.ingress_url}/myService/expensiveMethod", json=body, timeout=30)
+    response = http.post(f"{deployment.ingress_url}/myService/expensiveMethod", json=body, timeout=30)
     assert response.status_code == 400
     assert "Unable to parse an input argument" in response.json()["message"]
     assert queue_state(deployment) == before

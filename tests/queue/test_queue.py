@@ -19,10 +19,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from patterns.process import free_port
 from tests.harness import RestateBackend, ServiceProcess, eventually, unique
 from tests.readme import DevStack, output_blocks
@@ -76,7 +76,7 @@ def test_resubmitting_a_task_id_is_previously_accepted_and_runs_the_task_once(
 
 def test_any_process_can_attach_to_the_task_by_its_id(restate: RestateBackend, worker: ServiceProcess) -> None:
     task = unique("task")
-    response = httpx.post(
+    response = http.post(
         f"{restate.ingress_url}/asyncTaskWorker/runTask/send",
         headers={"idempotency-key": task},
         json={"id": task, "task": "x"},
@@ -85,8 +85,8 @@ def test_any_process_can_attach_to_the_task_by_its_id(restate: RestateBackend, w
     assert (response.status_code, response.json()["status"]) == (202, "Accepted")
     attach = f"{restate.ingress_url}/restate/invocation/asyncTaskWorker/runTask/{task}/attach"
     by_id = f"{restate.ingress_url}/restate/invocation/{response.json()['invocationId']}/output"
-    assert httpx.get(attach, timeout=30).json() == f"Finished work on task: {task}"
-    assert httpx.get(by_id, timeout=30).json() == f"Finished work on task: {task}"
+    assert http.get(attach, timeout=30).json() == f"Finished work on task: {task}"
+    assert http.get(by_id, timeout=30).json() == f"Finished work on task: {task}"
     assert worker.count(f"Working on task {task}: x") == 1
 
 
@@ -100,7 +100,7 @@ def test_a_delayed_task_runs_once_after_the_delay(restate: RestateBackend, worke
     assert "executionTime" in sent(lines[1]) and sent(lines[1])["status"] == "Accepted"
 
     # Not run yet: the result does not exist, the worker has not seen the task.
-    output = httpx.get(f"{restate.ingress_url}/restate/invocation/asyncTaskWorker/runTask/{task}/output", timeout=10)
+    output = http.get(f"{restate.ingress_url}/restate/invocation/asyncTaskWorker/runTask/{task}/output", timeout=10)
     assert output.status_code == 470, output.text
     assert worker.count(f"Working on task {task}") == 0
 
@@ -114,7 +114,7 @@ def test_a_delayed_task_runs_once_after_the_delay(restate: RestateBackend, worke
 
 
 def test_a_task_that_is_not_a_task_gets_a_400_and_runs_nothing(restate: RestateBackend, worker: ServiceProcess) -> None:
-    response = httpx.post(f"{restate.ingress_url}/asyncTaskWorker/runTask", json={"task": "no id"}, timeout=30)
+    response = http.post(f"{restate.ingress_url}/asyncTaskWorker/runTask", json={"task": "no id"}, timeout=30)
     assert response.status_code == 400
     assert "id" in response.json()["message"] and "Field required" in response.json()["message"]
     assert worker.count("Working on task") == worker.count("Finished work on task")
@@ -160,7 +160,7 @@ def test_the_standard_library_queue_works_here_and_next_to_the_pattern(worker: S
     assert records.get_nowait().getMessage() == "through a queue"
 
     # The `python -m queue` process (the worker fixture) serves, with hypercorn and restate-sdk loaded...
-    assert httpx.get(f"{worker.url}/health", timeout=10).status_code == 200
+    assert http.get(f"{worker.url}/health", timeout=10).status_code == 200
     # ... and a process started from the repository root, where `import queue` finds the shim, has both:
     # the standard library's classes and the pattern's modules.
     code = """

@@ -15,6 +15,7 @@ from restate import Context, Service
 from restate import app as restate_app
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from ratelimit.app import app
 from ratelimit.limiter import Reservation
 from ratelimit.limiter_client import Limiter
@@ -60,7 +61,7 @@ def deployment(restate: RestateBackend) -> Iterator[Deployment]:
 def fresh(deployment: Deployment) -> Deployment:
     """The limiter `myService-expensiveMethod` as before its first use: no state (limit 0, burst 0)."""
     eventually(lambda: busy(deployment) == 0, timeout=30)  # a late cancelReservation would write to it
-    reset = httpx.post(
+    reset = http.post(
         f"{deployment.admin_url}/services/limiter/state",
         json={"object_key": LIMITER_NAME, "new_state": {}},
         timeout=10,
@@ -86,7 +87,7 @@ def stored(deployment: Deployment) -> dict[str, Any]:
 
 
 def post(deployment: Deployment, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.post(f"{deployment.ingress_url}/{path}", timeout=30, **kwargs)
+    return http.post(f"{deployment.ingress_url}/{path}", timeout=30, **kwargs)
 
 
 def set_rate(deployment: Deployment, limit: float, burst: int) -> None:
@@ -117,9 +118,9 @@ def send(deployment: Deployment) -> str:
 
 def cancel(deployment: Deployment, invocation: str) -> None:
     """Cancel an invocation (what `restate inv cancel` does) and see it end as cancelled."""
-    cancelled = httpx.patch(f"{deployment.admin_url}/invocations/{invocation}/cancel", timeout=10)
+    cancelled = http.patch(f"{deployment.admin_url}/invocations/{invocation}/cancel", timeout=10)
     assert cancelled.status_code == 202, cancelled.text
-    answer = httpx.get(f"{deployment.ingress_url}/restate/invocation/{invocation}/attach", timeout=30)
+    answer = http.get(f"{deployment.ingress_url}/restate/invocation/{invocation}/attach", timeout=30)
     assert (answer.status_code, answer.json()["message"]) == (409, "cancelled")
 
 
@@ -225,7 +226,7 @@ def test_a_call_cancelled_while_waiting_gives_its_tokens_back(fresh: Deployment)
     assert third_at == pytest.approx(second_at, abs=1), (first_at, second_at, third_at)
 
     cancel(fresh, third)  # (its turn is 10 s after setRate)
-    httpx.patch(f"{fresh.admin_url}/invocations/{first}/cancel", timeout=10)  # unless it has run already
+    http.patch(f"{fresh.admin_url}/invocations/{first}/cancel", timeout=10)  # unless it has run already
 
 
 def test_the_limiter_helper_from_a_handler(fresh: Deployment) -> None:

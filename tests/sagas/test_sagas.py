@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from tests.harness import (
     Deployment,
     Logs,
@@ -32,7 +33,7 @@ RETRYABLE = "PATTERNS_FAILURES_SAGAS_PAYMENT_RETRYABLE"
 
 
 def book(deployment: Deployment, trip: str, body: Any = BOOKING) -> httpx.Response:
-    return httpx.post(f"{deployment.ingress_url}/BookingWorkflow/{trip}/run", json=body, timeout=60)
+    return http.post(f"{deployment.ingress_url}/BookingWorkflow/{trip}/run", json=body, timeout=60)
 
 
 def ids(messages: list[str], pattern: str) -> list[str]:
@@ -138,8 +139,8 @@ def test_a_workflow_runs_once_per_trip_id(deployment: Deployment, logs: Logs, mo
     assert first.status_code == 200
 
     again = book(deployment, trip)
-    resent = httpx.post(f"{deployment.ingress_url}/BookingWorkflow/{trip}/run/send", json=BOOKING, timeout=30)
-    output = httpx.get(f"{deployment.ingress_url}/restate/workflow/BookingWorkflow/{trip}/output", timeout=30)
+    resent = http.post(f"{deployment.ingress_url}/BookingWorkflow/{trip}/run/send", json=BOOKING, timeout=30)
+    output = http.get(f"{deployment.ingress_url}/restate/workflow/BookingWorkflow/{trip}/output", timeout=30)
 
     assert (again.status_code, again.json()["message"]) == (409, "the workflow method was already invoked")
     assert resent.json()["status"] == "PreviouslyAccepted"
@@ -182,7 +183,7 @@ def test_killed_after_the_car_reservation_the_saga_finishes_with_each_effect_onc
     service = ServiceProcess(server, "sagas", env={TERMINAL: "1", "PATTERNS_DURATION_SAGAS_PAYMENT": "10m"})
     try:
         service.start()
-        sent = httpx.post(f"{server.ingress_url}/BookingWorkflow/trip-crash/run/send", json=BOOKING, timeout=30)
+        sent = http.post(f"{server.ingress_url}/BookingWorkflow/trip-crash/run/send", json=BOOKING, timeout=30)
         invocation = sent.json()["invocationId"]
 
         def charge_in_flight() -> None:
@@ -198,7 +199,7 @@ def test_killed_after_the_car_reservation_the_saga_finishes_with_each_effect_onc
         service.env["PATTERNS_DURATION_SAGAS_PAYMENT"] = "0s"
         service.restart()
 
-        output = httpx.get(f"{server.ingress_url}/restate/workflow/BookingWorkflow/trip-crash/attach", timeout=60)
+        output = http.get(f"{server.ingress_url}/restate/workflow/BookingWorkflow/trip-crash/attach", timeout=60)
         assert output.json()["message"] == "[👻 SIMULATED] This payment could not be accepted!"
         log = [line.split(" - ", 1)[-1] for line in service.lines]
         assert saga_lines(log) == [

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from schedulingtasks.app import app
 from tests.harness import Deployment, Logs, NativeRestate, deployed, eventually, sql, state, unique
 from tests.readme import DevStack, output_blocks
@@ -26,7 +27,7 @@ def new_ids() -> tuple[str, str]:
 
 
 def call(ingress_url: str, invoice: str, handler: str, body: Any) -> httpx.Response:
-    return httpx.post(f"{ingress_url}/PaymentTracker/{invoice}/{handler}", json=body, timeout=30)
+    return http.post(f"{ingress_url}/PaymentTracker/{invoice}/{handler}", json=body, timeout=30)
 
 
 def reminder_log(logs: Logs, event_id: str) -> list[str]:

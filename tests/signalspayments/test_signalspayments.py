@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from patterns import REPO_ROOT
+from patterns import REPO_ROOT, httpclient
 from patterns.localstripe import LocalStripe, register_webhook
 from signalspayments import WEBHOOKS
 from signalspayments.stripe_utils import confirmation_params
@@ -52,7 +52,7 @@ def new_amount() -> int:
 
 def intents(stripe_server: LocalStripe, amount: int | None = None) -> list[dict[str, Any]]:
     """The payment intents on the local Stripe server (with this amount)."""
-    response = httpx.get(
+    response = httpclient.http.get(
         f"{stripe_server.api_base}/v1/payment_intents",
         params={"limit": 100},
         auth=(stripe_server.api_key, ""),
@@ -162,7 +162,7 @@ def test_delayed_status_with_a_declining_card_fails_through_the_payment_failed_w
 def test_sepa_debit_is_really_processing_and_the_webhook_declines_it(
     deployment: Deployment, http: httpx.Client, localstripe: LocalStripe, logs: Logs
 ) -> None:
-    created = httpx.post(
+    created = http.post(
         f"{localstripe.api_base}/v1/payment_methods",
         data={"type": "sepa_debit", "sepa_debit[iban]": FAILING_IBAN},
         auth=(localstripe.api_key, ""),
@@ -228,7 +228,7 @@ def test_forged_webhook_is_rejected_and_resolves_nothing(
     finally:
         localstripe.register_webhook(f"{deployment.ingress_url}/{WEBHOOKS['stripe']}")
         if invocation_id and invocation_status(deployment.admin_url, invocation_id) != "completed":
-            httpx.patch(f"{deployment.admin_url}/invocations/{invocation_id}/kill", timeout=10)
+            httpclient.http.patch(f"{deployment.admin_url}/invocations/{invocation_id}/kill", timeout=10)
 
 
 def test_webhook_without_signature_is_a_400(deployment: Deployment, http: httpx.Client) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from tests.harness import Deploy, Deployment, Logs, NativeRestate, RestateBackend, ServiceProcess, eventually, unique
 from tests.readme import DevStack, output_blocks
 
@@ -27,7 +28,7 @@ def deployment(deploy: Deploy) -> Deployment:
 
 def call(ingress_url: str, key: str, handler: str) -> httpx.Response:
     # No input: a bare POST, without content-type.
-    return httpx.post(f"{ingress_url}/machineOperator/{key}/{handler}", timeout=60)
+    return http.post(f"{ingress_url}/machineOperator/{key}/{handler}", timeout=60)
 
 
 def test_sequential_walkthrough_messages_and_state(deployment: Deployment) -> None:
@@ -94,14 +95,14 @@ def test_no_input_handlers_take_what_the_typescript_clients_send_and_nothing_els
     # @restatedev/restate-sdk-clients call a handler without input with an empty JSON-typed body.
     up, down, other = unique("m"), unique("m"), unique("m")
     json_type = {"content-type": "application/json"}
-    response = httpx.post(f"{deployment.ingress_url}/machineOperator/{up}/setUp", content=b"", headers=json_type)
+    response = http.post(f"{deployment.ingress_url}/machineOperator/{up}/setUp", content=b"", headers=json_type)
     assert (response.status_code, response.json()) == (200, f"{up} is now up")
-    response = httpx.post(
+    response = http.post(
         f"{deployment.ingress_url}/machineOperator/{down}/tearDown", content=b"null", headers=json_type
     )
     assert (response.status_code, response.json()) == (200, f"{down} is not up, cannot tear down")
 
-    response = httpx.post(f"{deployment.ingress_url}/machineOperator/{other}/setUp", json={"speed": "fast"})
+    response = http.post(f"{deployment.ingress_url}/machineOperator/{other}/setUp", json={"speed": "fast"})
     assert response.status_code == 400
     assert "This handler takes no input" in response.json()["message"]
     assert deployment.state("machineOperator", other) == {}

@@ -10,10 +10,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from patterns.catalogue import load_patterns, resolve_collisions
+from patterns.httpclient import http
 from patterns.process import free_port
 from tests.harness import eventually, sql
 from tests.readme import DevStack
@@ -80,7 +80,7 @@ def test_every_printed_example_works_when_pasted(group: str, tmp_path: Path) -> 
 
         [ui] = [match[1] for line in stack.lines if (match := UI.search(line))]
         assert ui == f"http://localhost:{stack.ports['admin']}/ui/"
-        response = httpx.get(ui, timeout=10)
+        response = http.get(ui, timeout=10)
         assert response.status_code == 200 and "<html" in response.text.lower()
     finally:
         stopping = len(stack.lines)

@@ -8,9 +8,9 @@ import signal
 import sys
 import time
 
-import httpx
 import pytest
 
+from patterns.httpclient import http
 from patterns.process import ManagedProcess, free_port, http_ok
 from patterns.registration import RegistrationError, register
 from tests.harness import NativeRestate, RestateBackend, ServiceProcess, eventually, sql, state
@@ -31,7 +31,7 @@ def test_pattern_process_serves_then_stops_on_signal(
     with service:
         assert register(restate.admin_url, f"http://127.0.0.1:{port}") == ["product"]
         product = f"signal-{server}-{signum.name}-{time.monotonic_ns()}"
-        answer = httpx.post(f"{restate.ingress_url}/product/{product}/reserve", timeout=30)
+        answer = http.post(f"{restate.ingress_url}/product/{product}/reserve", timeout=30)
         assert answer.json() is True  # the SDK has now hooked SIGTERM
 
         started = time.monotonic()
@@ -52,7 +52,7 @@ def test_stopping_suspends_waiting_invocations_which_resume_on_the_next_start(
 ) -> None:
     knobs = {"PATTERNS_SERVER": server, "PATTERNS_FAILURES": "0", "PATTERNS_DURATION_STATEFULACTORS_TRANSITION": "5s"}
     with ServiceProcess(own_restate, "statefulactors", env=knobs) as service:
-        sent = httpx.post(f"{own_restate.ingress_url}/machineOperator/m1/setUp/send", timeout=30).json()
+        sent = http.post(f"{own_restate.ingress_url}/machineOperator/m1/setUp/send", timeout=30).json()
         eventually(lambda: service.count("Beginning transition of m1 to UP") == 1, timeout=30)
 
         service.send_signal(signal.SIGTERM)  # while the transition sleeps (a durable timer)
@@ -63,7 +63,7 @@ def test_stopping_suspends_waiting_invocations_which_resume_on_the_next_start(
 
         service.start()
         attach = f"{own_restate.ingress_url}/restate/invocation/{sent['invocationId']}/attach"
-        assert httpx.get(attach, timeout=60).json() == "m1 is now up"
+        assert http.get(attach, timeout=60).json() == "m1 is now up"
         assert service.count("Beginning transition of m1 to UP") == 1  # resumed from its journal
         assert service.count("Done transitioning m1 to UP") == 1
 
@@ -87,10 +87,10 @@ def test_registration_errors_say_what_went_wrong(restate: RestateBackend) -> Non
 def test_service_process_and_server_survive_kill_and_restart(own_restate: NativeRestate) -> None:
     with ServiceProcess(own_restate, "durablerpc") as service:
         url = f"{own_restate.ingress_url}/product/p-restart/reserve"
-        assert httpx.post(url, timeout=30).json() is True
+        assert http.post(url, timeout=30).json() is True
         service.restart()  # SIGKILL, then the same command on the same port
         own_restate.restart(kill=True)  # SIGKILL the server too; same data dir
-        assert httpx.post(url, timeout=30).json() is False  # the state survived both
+        assert http.post(url, timeout=30).json() is False  # the state survived both
         assert service.count("Reserving product p-restart") == 1
         assert service.count("Product already reserved p-restart") == 1
         assert state(own_restate.admin_url, "product", "p-restart") == {"reserved": True}

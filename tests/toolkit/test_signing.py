@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from patterns.process import ManagedProcess, free_port, http_ok
 from patterns.registration import register
 from patterns.restate_server import SMALL, find_binary
@@ -33,12 +33,12 @@ HEADERS = {
 
 def unsigned_statuses(service_url: str) -> list[int]:
     return [
-        httpx.request(method, service_url + path, headers=HEADERS, timeout=10).status_code for method, path in UNSIGNED
+        http.request(method, service_url + path, headers=HEADERS, timeout=10).status_code for method, path in UNSIGNED
     ]
 
 
 def reserve(restate: RestateBackend, product: str) -> object:
-    return httpx.post(f"{restate.ingress_url}/product/{product}/reserve", timeout=30).json()
+    return http.post(f"{restate.ingress_url}/product/{product}/reserve", timeout=30).json()
 
 
 def test_the_public_key_is_the_one_every_restate_server_node_signs_with(
@@ -65,7 +65,7 @@ def test_a_pattern_process_answers_only_requests_signed_by_restate_server(restat
     with ServiceProcess(restate, "durablerpc", env={"PATTERNS_SERVER": server}) as service:  # registered: signed
         assert reserve(restate, product) is True
         assert unsigned_statuses(service.url) == [401, 401]
-        assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200  # health stays open
+        assert http.get(f"{service.url}/health", timeout=10).status_code == 200  # health stays open
         assert reserve(restate, product) is False
     assert service.count(f"Reserving product {product}") == 1
 
@@ -107,7 +107,7 @@ def test_a_by_hand_run_without_the_key_serves_unsigned_requests_on_127_0_0_1_onl
         assert listening_addresses(port) == {socket.inet_aton("127.0.0.1")[::-1].hex().upper()}
         assert register(restate.admin_url, url) == ["product"]  # a signing server is fine too
         assert reserve(restate, f"unsigned-{time.monotonic_ns()}") is True
-        manifest = httpx.get(f"{url}/discover", headers=HEADERS, timeout=10).json()
+        manifest = http.get(f"{url}/discover", headers=HEADERS, timeout=10).json()
         assert [service["name"] for service in manifest["services"]] == ["product"]
         assert unsigned_statuses(url) == [500, 200]  # the frame reaches the SDK (which refuses it as malformed)
 
@@ -159,5 +159,5 @@ def test_the_readme_by_hand_lines_start_a_signing_server_and_a_verifying_pattern
         assert f'kid: "{printed}"' in (tmp_path / "restate-server.log").read_text()
         assert register(f"http://127.0.0.1:{admin}", f"http://127.0.0.1:{port}") == ["product"]
         product = f"readme-{time.monotonic_ns()}"
-        assert httpx.post(f"http://127.0.0.1:{ingress}/product/{product}/reserve", timeout=30).json() is True
+        assert http.post(f"http://127.0.0.1:{ingress}/product/{product}/reserve", timeout=30).json() is True
         assert unsigned_statuses(f"http://127.0.0.1:{port}") == [401, 401]

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from tests.harness import Deployment, Logs, eventually, sql, unique
 from tests.readme import DevStack, output_blocks
 
@@ -28,13 +29,13 @@ def stripe_event(kind: str, invoice: str) -> dict[str, Any]:
 
 def deliver(deployment: Deployment, event: Any, idempotency_key: str | None = None) -> httpx.Response:
     headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
-    return httpx.post(
+    return http.post(
         f"{deployment.ingress_url}/WebhookCallbackRouter/onStripeEvent", json=event, headers=headers, timeout=30
     )
 
 
 def status(deployment: Deployment, invoice: str) -> dict[str, Any]:
-    response = httpx.post(f"{deployment.ingress_url}/PaymentTracker/{invoice}/getStatus", timeout=30)
+    response = http.post(f"{deployment.ingress_url}/PaymentTracker/{invoice}/getStatus", timeout=30)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -131,7 +132,7 @@ def test_an_event_delivered_five_times_is_processed_once(deployment: Deployment,
 )
 def test_a_malformed_event_gets_a_400_and_changes_nothing(deployment: Deployment, body: Any) -> None:
     if isinstance(body, str):
-        response = httpx.post(
+        response = http.post(
             f"{deployment.ingress_url}/WebhookCallbackRouter/onStripeEvent",
             content=body,
             headers={"content-type": "application/json"},
@@ -150,7 +151,7 @@ def test_only_the_router_records_events(deployment: Deployment, handler: str) ->
     # Through the ingress, nobody can mark an invoice paid (or failed) without a webhook.
     invoice = unique("in_")
     event = {"id": "evt_forged", "type": "invoice.payment_succeeded", "created": 1, "data": {"object": {"id": invoice}}}
-    response = httpx.post(f"{deployment.ingress_url}/PaymentTracker/{invoice}/{handler}", json=event, timeout=30)
+    response = http.post(f"{deployment.ingress_url}/PaymentTracker/{invoice}/{handler}", json=event, timeout=30)
     assert response.status_code == 400, response.text
     assert response.json()["message"] == "the invoked service is not public"
     assert status(deployment, invoice) == {"paid": False, "events": []}
