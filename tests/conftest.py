@@ -97,15 +97,44 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(300))  # the first one of a stack starts the stack
 
 
+# Wall seconds, on a quiet machine, of the scopes that take longest (the others: about a second a test). The
+# scheduler hands out the longest first: a long scope started last would leave the other workers idle.
+LONG_SCOPES = {
+    "tests/crash/test_crash_matrix.py": 95,
+    "tests/hostile/test_bad_input.py": 70,
+    "tests/toolkit/test_dev_examples.py": 55,
+    "tests/cluster": 55,
+    "tests/toolkit/test_dev_runner.py": 40,
+    "tests/database/test_database.py": 35,
+    "tests/toolkit/test_serving.py": 30,
+}
+WALKTHROUGH_SHARE = 60  # a share of the README walkthroughs, with the dev stacks it starts
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under pytest-xdist (`make test` runs it): the tests of one module stay on one worker (their module
     fixtures start once), the cluster tests too (one three-node cluster), and the README walkthroughs are
     dealt out to the workers (`shares`), each share on one worker, which starts the dev stacks its
-    walkthroughs share. (pytest-xdist's `xdist_group` marks do not reach its scheduler under pytest 9.2.)"""
+    walkthroughs share. The longest scopes go out first (`LONG_SCOPES`). (pytest-xdist's `xdist_group`
+    marks do not reach its scheduler under pytest 9.2.)"""
     from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     class ModuleScheduling(LoadScopeScheduling):
         share_of: dict[str, int] = {}
+        ordered = False
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:  # the first assignment: the whole work queue is there, in collection order
+
+                def cost(scope: str) -> float:
+                    if scope.startswith("walkthroughs-"):
+                        return WALKTHROUGH_SHARE
+                    return LONG_SCOPES.get(scope, len(self.workqueue[scope]))
+
+                for scope in sorted(self.workqueue, key=cost, reverse=True):
+                    self.workqueue.move_to_end(scope)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
         def schedule(self) -> None:
             if self.collection is None and self.collection_is_completed:
