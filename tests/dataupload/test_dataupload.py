@@ -13,6 +13,7 @@ import pytest
 
 from dataupload import client
 from patterns import REPO_ROOT
+from patterns.httpclient import http
 from patterns.process import free_port
 from tests.harness import Deployment, Logs, eventually, unique
 from tests.readme import DevStack, output_blocks
@@ -28,12 +29,12 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def slow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATTERNS_CHANCE_DATAUPLOAD_SLOW_UPLOAD", "1")
-    monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_SLOW_UPLOAD", "1500ms")
+    monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_SLOW_UPLOAD", "3s")  # still uploading when we look, on a loaded machine too
     monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_CLIENT_TIMEOUT", "300ms")
 
 
 def workflow_output(deployment: Deployment, user: str) -> httpx.Response:
-    return httpx.get(f"{deployment.ingress_url}/restate/workflow/dataUploader/{user}/output", timeout=30)
+    return http.get(f"{deployment.ingress_url}/restate/workflow/dataUploader/{user}/output", timeout=30)
 
 
 def test_a_fast_upload_answers_with_the_url(
@@ -64,7 +65,7 @@ def test_a_slow_upload_sends_the_url_by_email_once_it_is_done(
     url = workflow_output(deployment, user).json()
     messages = logs.messages("dataupload")
     assert messages.count(f" >>> {email} {url}") == 1  # exactly one email, with the workflow's URL
-    upload = messages.index(f" >>> Uploading data to target {url}. ETA: 1500ms")
+    upload = messages.index(f" >>> Uploading data to target {url}. ETA: 3000ms")
     asked = messages.index("Slow upload: client requested to be notified via email.")
     assert upload < asked < messages.index(f" >>> {email} {url}")
     assert logs.count(f" >>> Creating bucket with URL {url}") == 1
@@ -80,7 +81,7 @@ def test_running_the_client_again_for_an_id_creates_no_second_bucket(
     assert len(logs.containing(" >>> Creating bucket with URL")) == 1
     assert len(logs.containing(" >>> Uploading data to target")) == 1
     # A second synchronous run is refused: the workflow runs once per id.
-    response = httpx.post(f"{deployment.ingress_url}/dataUploader/{user}/run", timeout=30)
+    response = http.post(f"{deployment.ingress_url}/dataUploader/{user}/run", timeout=30)
     assert response.status_code == 409, response.text
 
 
@@ -89,7 +90,7 @@ def test_result_as_email_with_a_bad_address_gets_a_400(
     deployment: Deployment, fast: None, body: object, logs: Logs
 ) -> None:
     user = unique("user")
-    response = httpx.post(f"{deployment.ingress_url}/dataUploader/{user}/resultAsEmail", json=body, timeout=30)
+    response = http.post(f"{deployment.ingress_url}/dataUploader/{user}/resultAsEmail", json=body, timeout=30)
     assert response.status_code == 400, response.text
     assert "EmailRequest" in response.json()["message"]
     assert logs.containing("Slow upload: client requested") == []
