@@ -63,6 +63,9 @@ def output_blocks(readme: Path) -> list[int]:
     return [block.line for block in blocks(readme.read_text()) if "output" in block.info]
 
 
+NPX_SHIM = REPO_ROOT / "tests" / "bin" / "npx"
+
+
 def rewrite(command: str, ports: Mapping[int, str]) -> str:
     """Point the default host:ports of a README command at the test stack."""
     for port, target in ports.items():
@@ -221,12 +224,13 @@ class DevStack(ManagedProcess):
 
     @property
     def command_env(self) -> dict[str, str]:
-        """Environment for README commands: the venv's `python` first on PATH, the CLI pointed at the stack."""
+        """Environment for README commands: the venv's `python` first on PATH, `npx restate` without npm's
+        start (tests/bin/npx), the CLI pointed at the stack."""
         return {
             "RESTATE_INGRESS_URL": f"http://{self.port_map[8080]}",
             "RESTATE_ADMIN_URL": f"http://{self.port_map[9070]}",
             "RESTATE_CLI_CONFIG_HOME": str(self.tmp_path / "cli"),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PATH": os.pathsep.join([str(NPX_SHIM.parent), str(Path(sys.executable).parent), os.environ["PATH"]]),
             **self.env,
         }
 

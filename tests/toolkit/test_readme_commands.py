@@ -3,12 +3,13 @@ which the dev runner stands in for) or as needing a real external service (```sh
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from patterns import REPO_ROOT
-from tests.readme import blocks, steps
+from tests.readme import NPX_SHIM, blocks, steps
 from tests.toolkit.test_readme_links import READMES
 
 TEST_SOURCES = "\n".join(p.read_text() for p in (REPO_ROOT / "tests").glob("**/test_*.py"))
@@ -31,3 +32,15 @@ def test_a_mermaid_diagram_is_neither_run_nor_compared(tmp_path: Path) -> None:
     readme.write_text("```shell\necho hi\n```\n```mermaid\nflowchart LR\n  a --> b\n```\n```text output\nhi\n```\n")
     [step] = steps(readme)
     assert step.commands == ("echo hi",) and step.expected is None  # the diagram is not its output
+
+
+def test_the_walkthroughs_npx_runs_what_the_real_npx_runs() -> None:
+    """The walkthroughs run `npx restate …` through tests/bin/npx (npm's start skipped): the same binaries as
+    the real npx, which runs here once for each package the READMEs call through it."""
+    for package in ("restate", "restate-server"):
+        real = subprocess.run(["npx", package, "--version"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+        shim = subprocess.run([NPX_SHIM, package, "--version"], capture_output=True, text=True, timeout=60)
+        assert real.returncode == shim.returncode == 0, real.stderr + shim.stderr
+        assert real.stdout == shim.stdout != ""
+    # Anything else (an npx option, a package not installed here) is the real npx's.
+    assert subprocess.run([NPX_SHIM, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
