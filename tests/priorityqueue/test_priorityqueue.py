@@ -163,6 +163,7 @@ def test_cancelled_waiter_is_dropped_and_leaks_no_capacity(
     ],
 )
 def test_bad_request_gets_400_and_changes_nothing(deployment: Deployment, body: Any) -> None:
+    eventually(lambda: drained(deployment), timeout=15)  # an earlier test's last slot may still be coming back
     before = queue_state(deployment)
     response = http.post(f"{deployment.ingress_url}/myService/expensiveMethod", json=body, timeout=30)
     assert response.status_code == 400
