@@ -12,8 +12,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import restate
@@ -21,7 +24,7 @@ from granian.http import HTTP2Settings
 from restate import Context, TerminalError
 
 from parallelizework import fan_out_worker
-from patterns import serving
+from patterns import chaos, serving
 from patterns.wire import bad_input_is_400, raise_400_for_input_error, refuse_bad_input
 
 
@@ -120,15 +123,45 @@ def full_log_records(app: Any) -> None:
     logging.logMultiprocessing = True
 
 
-def gc_freeze(app: Any) -> None:
-    """Everything imported so far out of the garbage collector's reach (granian forks the worker after)."""
-    gc.freeze()
+def parse_each_use(app: Any) -> None:
+    """patterns.chaos as before: a knob's environment name worked out and its value parsed at every use."""
+
+    def delay(point: str, default: timedelta) -> timedelta:
+        raw = os.environ.get("PATTERNS_DURATION_" + re.sub(r"[^0-9A-Za-z]", "_", point).upper(), "").strip()
+        return chaos.parse_duration(raw) if raw else chaos.scaled(default)
+
+    chaos.delay = delay
 
 
-def gc_threshold(app: Any) -> None:
-    """Collect the youngest generation every 10000 allocations instead of 700."""
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
+def python_gc(app: Any) -> None:
+    """Python's collector as it comes (before): no gc.freeze(), a young collection every 700 allocations."""
+    serving.settle_gc = lambda: None
+
+
+def gc_freeze_only(app: Any) -> None:
+    """gc.freeze() once the app is imported, Python's young threshold of 700 kept."""
+    serving.settle_gc = gc.freeze
+
+
+def gc_young_50k(app: Any) -> None:
+    """gc.freeze() and a young collection every 50,000 allocations (instead of 10,000)."""
+
+    def settle() -> None:
+        gc.freeze()
+        gc.set_threshold(50_000, *gc.get_threshold()[1:])
+
+    serving.settle_gc = settle
+
+
+def one_core(app: Any) -> None:
+    """The worker and the threads granian starts after the app is loaded (its Rust runtime, the thread that
+    wakes the event loop) on one CPU: every hand-over between them stays on that core."""
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+
+
+def long_switch_interval(app: Any) -> None:
+    """A thread waiting for the GIL asks the running one to drop it after 50 ms instead of 5 ms."""
+    sys.setswitchinterval(0.05)
 
 
 def endpoint(app: Any) -> Any:
@@ -164,8 +197,12 @@ CANDIDATES: dict[str, tuple[str, Callable[[Any], None]]] = {
     "gather": ("parallelizework's worker/run with restate.gather (before)", gather),
     "quiet-logs": ("per-request INFO lines off (loggers at WARNING)", quiet_handlers),
     "full-log-records": ("log records with caller lookup, thread and process names", full_log_records),
-    "gc-freeze": ("gc.freeze() before the worker forks", gc_freeze),
-    "gc-threshold": ("gc.freeze() and a generation-0 threshold of 10000", gc_threshold),
+    "parse-each-use": ("patterns.chaos parsing a knob's name and value at every use (before)", parse_each_use),
+    "python-gc": ("Python's collector defaults: no gc.freeze(), young threshold 700 (before)", python_gc),
+    "gc-freeze": ("gc.freeze() alone, young threshold 700", gc_freeze_only),
+    "gc-young-50k": ("gc.freeze() and a young threshold of 50000 (default 10000)", gc_young_50k),
+    "one-core": ("the worker's threads on one CPU (sched_setaffinity)", one_core),
+    "switch-interval": ("sys.setswitchinterval(0.05) (default 5 ms)", long_switch_interval),
 }
 
 

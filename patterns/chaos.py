@@ -30,11 +30,13 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache, lru_cache
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 
 
+@cache  # a few knobs, asked for on every use: the name is worked out once
 def _env_name(prefix: str, point: str) -> str:
     return prefix + re.sub(r"[^0-9A-Za-z]", "_", point).upper()
 
@@ -62,10 +64,14 @@ def scaled(duration: timedelta) -> timedelta:
     return duration * time_scale()
 
 
+# The environment is read at every use; a value seen before is not parsed again (a subtask asks once each).
+_parsed_duration = lru_cache(maxsize=64)(parse_duration)
+
+
 def delay(point: str, default: timedelta) -> timedelta:
     """The duration of a named point: PATTERNS_DURATION_<POINT> if set, else the scaled default."""
     raw = os.environ.get(_env_name("PATTERNS_DURATION_", point), "").strip()
-    return parse_duration(raw) if raw else scaled(default)
+    return _parsed_duration(raw) if raw else scaled(default)
 
 
 _lock = threading.Lock()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -65,6 +66,20 @@ def load(target: str) -> Any:
     if not module or not attribute:
         raise ValueError(f"serve needs module:attribute, e.g. 'sagas.app:app', not {target!r}")
     return getattr(importlib.import_module(module), attribute)
+
+
+# Python's collector goes through the young objects every 700 allocations (its default). In a service, the
+# objects of every invocation in flight survive several such collections, and everything the app imported
+# lives as long as the process. A young collection every 10,000 allocations goes through the former 14 times
+# less often, and gc.freeze() leaves the latter out of every collection; cycles are still collected
+# (bench/README.md: 6.6 % fewer instructions per fan-out request).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_gc() -> None:
+    """The collector's settings for a long-running service: call once the app is imported, where it is served."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def without_lifespan(app: Any) -> Any:
@@ -185,7 +200,9 @@ def serve(target: str, *, host: str | None = None, port: int | None = None) -> N
         logging.getLogger("patterns").info("Running on http://%s:%d (granian)", host, port)
         serve_granian(target, host, port)
     elif server == "hypercorn":
-        asyncio.run(serve_async(load(target), host, port))
+        app = load(target)
+        settle_gc()
+        asyncio.run(serve_async(app, host, port))
     else:
         raise SystemExit(f"PATTERNS_SERVER must be hypercorn or granian, not {server!r}")
 
@@ -225,6 +242,7 @@ def granian_worker_app(target: str) -> Any:
     """Runs in granian's worker process: the app, made to follow its parent in life and in shutdown."""
     die_with_parent(signal.SIGKILL)  # a SIGKILL of `python -m <pattern>` takes the worker along
     served = SuspendOnStop(served_app(load(target)))
+    settle_gc()
     hooked = False
 
     def stop() -> None:  # on SIGTERM: end the input of waiting requests, and stop granian through SIGINT

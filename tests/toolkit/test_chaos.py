@@ -24,6 +24,11 @@ def test_a_named_duration_can_be_set_outright(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PATTERNS_TIME_SCALE", "0.01")
     monkeypatch.setenv("PATTERNS_DURATION_PARALLELIZEWORK_SUBTASK", "1s")
     assert chaos.delay("parallelizework.subtask", timedelta(seconds=4)) == timedelta(seconds=1)
+    # Read at every use (parsed values are remembered, the environment is not): a change shows at once.
+    monkeypatch.setenv("PATTERNS_DURATION_PARALLELIZEWORK_SUBTASK", "250ms")
+    assert chaos.delay("parallelizework.subtask", timedelta(seconds=4)) == timedelta(milliseconds=250)
+    monkeypatch.delenv("PATTERNS_DURATION_PARALLELIZEWORK_SUBTASK")
+    assert chaos.delay("parallelizework.subtask", timedelta(seconds=4)) == timedelta(milliseconds=40)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ for invocations that wait on a timer: those are suspended, and resume on the nex
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import time
 
@@ -95,3 +96,25 @@ def test_service_process_and_server_survive_kill_and_restart(own_restate: Native
         eventually(lambda: service.count("Product already reserved p-restart") == 1)
         assert service.count("Reserving product p-restart") == 1
         assert state(own_restate.admin_url, "product", "p-restart") == {"reserved": True}
+
+
+def test_settled_collector_leaves_the_app_alone_and_still_collects_cycles() -> None:
+    """settle_gc (called where an app is served, once it is imported): what was imported is out of every
+    collection, young objects are looked at every GC_YOUNG_THRESHOLD allocations, and garbage cycles still go."""
+    check = """
+import gc, weakref
+from patterns.serving import GC_YOUNG_THRESHOLD, settle_gc
+import parallelizework.app  # an app, imported as a worker does
+settle_gc()
+assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()
+assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+class Node: pass
+a, b = Node(), Node()
+a.other, b.other = b, a
+gone = weakref.ref(a)
+del a, b
+alive = [[] for _ in range(2 * GC_YOUNG_THRESHOLD)]  # objects allocated (and kept), as requests make them
+assert gone() is None, "a garbage cycle survived"
+"""
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
