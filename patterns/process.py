@@ -15,10 +15,14 @@ goes to a log file (`log=`), or is read line by line: kept in `lines` and handed
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
+import select
 import signal
 import socket
+import struct
 import subprocess
+import termios
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -117,6 +121,14 @@ class ProcessExited(RuntimeError):
     """A child stopped while we waited for it (a port clash, a bad setting...)."""
 
 
+def _pending(fd: int) -> int:
+    """How many bytes the pipe `fd` holds (FIONREAD)."""
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
+    except OSError:  # closed
+        return 0
+
+
 class ManagedProcess:
     """One child process: start (with a ready check), output, stop by PID, kill (a crash), restart.
 
@@ -186,18 +198,37 @@ class ManagedProcess:
             wait_until(self.ready, self.name, timeout, self.proc, see=self.log_tail)
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        """The output pump. It reads only what the pipe holds, and adds those lines to `lines` in the same
+        hold of the lock: once the pipe is empty under the lock, every line written so far is in `lines`
+        (`caught_up`)."""
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.decode(errors="replace").rstrip("\r\n")
+        fd, partial = proc.stdout.fileno(), b""
+        while True:
+            select.select([fd], [], [])  # data, or the end of the output
             with self._new_line:
-                self.lines.append(line)
+                data = os.read(fd, max(_pending(fd), 1))  # (1: a readable pipe with nothing in it is closed)
+                chunks = (partial + data).split(b"\n")
+                partial = chunks.pop() if data else b""
+                lines = [chunk.decode(errors="replace").rstrip("\r") for chunk in chunks if data or chunk]
+                self.lines.extend(lines)
                 if self.keep_lines is not None and len(self.lines) > 2 * self.keep_lines:
                     del self.lines[: -self.keep_lines]
                 self._new_line.notify_all()
             if self.on_line is not None:
-                self.on_line(line)
+                for line in lines:
+                    self.on_line(line)
+            if not data:
+                return
+
+    def caught_up(self, timeout: float = 5.0) -> None:
+        """Wait until `lines` holds everything the process has written so far (the pump reads a moment
+        after the write: a line logged before an answer may not be in `lines` when the answer arrives)."""
+        if self._pump is None or self.proc is None or self.proc.stdout is None:
+            return
+        deadline = time.monotonic() + timeout
         with self._new_line:
-            self._new_line.notify_all()
+            while self._pump.is_alive() and _pending(self.proc.stdout.fileno()) and time.monotonic() < deadline:
+                self._new_line.wait(0.05)
 
     # -- output -------------------------------------------------------------------------------------
     def wait_for_line(self, match: Callable[[str], bool], timeout: float, after: int = 0) -> int:
@@ -217,7 +248,8 @@ class ManagedProcess:
                 self._new_line.wait(min(remaining, 0.5))
 
     def count(self, text: str) -> int:
-        """How many output lines contain `text`."""
+        """How many output lines contain `text`, of all the process has written so far."""
+        self.caught_up()
         return sum(text in line for line in list(self.lines))
 
     def log_tail(self, count: int = 20) -> str:
