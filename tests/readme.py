@@ -181,6 +181,7 @@ class DevStack(ManagedProcess):
                 # in between. Start again (new ports) on that clash, as the broker and database fixtures do.
                 if attempts > 1 and "Address already in use" in output:
                     self._seen = len(self.lines)
+                    self._new_service_ports()  # (the runner counts up from them: the same ones may clash again)
                     return self.start(timeout, wait, attempts - 1)
                 raise ProcessExited(
                     f"the dev runner did not get ready ({error.__class__.__name__}):\n{output}"
@@ -191,6 +192,12 @@ class DevStack(ManagedProcess):
                 elif front_end := re.match(r"\s+front end (\S+): http://localhost:(\d+)", line):
                     self.front_end_ports[front_end[1]] = int(front_end[2])
         return self
+
+    def _new_service_ports(self) -> None:
+        for name in ("service", "api"):
+            index = self.args.index(f"--{name}-port") + 1
+            self.ports[name] = free_port()
+            self.args[index] = str(self.ports[name])
 
     def wait_for(self, prefix: str, timeout: float = 60.0) -> str:
         """The next line of the runner's output that starts with `prefix` (stripped)."""
