@@ -143,6 +143,7 @@ def test_the_readme_by_hand_lines_start_a_signing_server_and_a_verifying_pattern
             "RESTATE_ADMIN__BIND_ADDRESS": f"127.0.0.1:{admin}",
             "RESTATE_BIND_ADDRESS": f"127.0.0.1:{node}",
             "RESTATE_LISTEN_MODE": "tcp",
+            "TMPDIR": str(tmp_path),  # (its invoker's temp folders, left at every start)
         },
         log=tmp_path / "restate-server.log",
         ready=lambda: (
