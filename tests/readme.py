@@ -146,27 +146,11 @@ class DevStack(ManagedProcess):
     ) -> None:
         self.patterns, self.tmp_path, self.nodes = patterns, tmp_path, nodes
         self.focus = patterns[0] if patterns else ""  # every pattern: no README of one of them
-        self.ports = {name: free_ports_in_a_row(nodes) for name in ("ingress", "admin", "node")}
-        self.ports.update(service=free_port(), api=free_port())
         self.service_ports: dict[str, int] = {}  # pattern -> port, as the runner reports them once ready
         self.front_end_ports: dict[str, int] = {}
-        env = {
-            **SMALL,  # restate-server's small footprint (it reads RESTATE_* from its environment)
-            # The extras on free ports too (patterns that need none ignore them).
-            "LOCALSTRIPE_PORT": str(free_port()),
-            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
-            "DATABASE_URL": f"postgres://restatedb:restatedb@localhost:{free_port()}/exampledb",
-            **(env or {}),
-        }
-        super().__init__(
-            "dev runner",
-            [sys.executable, "-m", "patterns", "dev", *patterns, "--base-dir", str(tmp_path / "data")]
-            + [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))]
-            + (["--nodes", str(nodes)] if nodes > 1 else []),
-            env=env,
-            stop_signal=signal.SIGINT,
-            stop_timeout=30,
-        )
+        self._given_env = dict(env or {})
+        super().__init__("dev runner", [], stop_signal=signal.SIGINT, stop_timeout=30)
+        self._on_free_ports()
         self._seen = 0  # lines before this index were looked at by wait_for()
 
     def start(self, timeout: float = 90.0, wait: bool = True, attempts: int = 3) -> DevStack:
@@ -177,11 +161,12 @@ class DevStack(ManagedProcess):
             except (ProcessExited, TimeoutError) as error:
                 self.stop()
                 output = "\n".join(self.lines[-200:])
-                # The runner picks the patterns' ports bind-then-close: another test's process may take one
-                # in between. Start again (new ports) on that clash, as the broker and database fixtures do.
-                if attempts > 1 and "Address already in use" in output:
+                # Free ports are picked bind-then-close (here, and by the runner counting up from them):
+                # another test's process may take one in between. Start afresh on other ports on that clash,
+                # as the broker and database fixtures do.
+                if attempts > 1 and "in use" in output:  # (a bind error, or the runner's own check)
                     self._seen = len(self.lines)
-                    self._new_service_ports()  # (the runner counts up from them: the same ones may clash again)
+                    self._on_free_ports(fresh=True)
                     return self.start(timeout, wait, attempts - 1)
                 raise ProcessExited(
                     f"the dev runner did not get ready ({error.__class__.__name__}):\n{output}"
@@ -193,11 +178,24 @@ class DevStack(ManagedProcess):
                     self.front_end_ports[front_end[1]] = int(front_end[2])
         return self
 
-    def _new_service_ports(self) -> None:
-        for name in ("service", "api"):
-            index = self.args.index(f"--{name}-port") + 1
-            self.ports[name] = free_port()
-            self.args[index] = str(self.ports[name])
+    def _on_free_ports(self, fresh: bool = False) -> None:
+        """The runner's command line and environment on newly picked free ports (`fresh`: its data too)."""
+        self.ports = {name: free_ports_in_a_row(self.nodes) for name in ("ingress", "admin", "node")}
+        self.ports.update(service=free_port(), api=free_port())
+        self.env = {
+            **SMALL,  # restate-server's small footprint (it reads RESTATE_* from its environment)
+            # The extras on free ports too (patterns that need none ignore them).
+            "LOCALSTRIPE_PORT": str(free_port()),
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+            "DATABASE_URL": f"postgres://restatedb:restatedb@localhost:{free_port()}/exampledb",
+            **self._given_env,
+        }
+        self.args = (
+            [sys.executable, "-m", "patterns", "dev", *self.patterns, "--base-dir", str(self.tmp_path / "data")]
+            + [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))]
+            + (["--nodes", str(self.nodes)] if self.nodes > 1 else [])
+            + (["--fresh"] if fresh else [])
+        )
 
     def wait_for(self, prefix: str, timeout: float = 60.0) -> str:
         """The next line of the runner's output that starts with `prefix` (stripped)."""
@@ -315,14 +313,7 @@ class DevStacks:
                 for key, value in self.walkthroughs[name].items():
                     if env.setdefault(key, value) != value:
                         raise ValueError(f"walkthroughs on one stack want {key}={env[key]} and {key}={value}")
-            for attempt in range(3):  # free ports are picked bind-then-close: retry on the rare clash
-                stack = DevStack(list(group), self.tmp_path / f"{group[0]}-{attempt}", env)
-                try:
-                    self._stacks[group] = stack.start()
-                    break
-                except ProcessExited as error:
-                    if attempt == 2 or "in use" not in str(error):
-                        raise
+            self._stacks[group] = DevStack(list(group), self.tmp_path / group[0], env).start()
         stack = self._stacks[group]
         stack.focus = pattern
         return stack
