@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import random
 import select
 import signal
 import socket
@@ -104,11 +105,58 @@ def wait_http_ok(url: str, timeout: float = 30.0) -> None:
     wait_until(lambda: http_ok(url), url, timeout)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (bind-then-close: callers retry on the rare clash)."""
+def _ephemeral_ports_from() -> int:
+    """Where the kernel's range of local ports for outgoing connections starts."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+class _PortWalk:
+    """Hands out free ports below the ephemeral range, walking it from a random place, one after the other.
+
+    A port the kernel picks (bind to port 0) comes from the ephemeral range, which is also where every outgoing
+    connection takes its local port: with hundreds of connections a second to the services, one of them could
+    take the port before its server binds it. Below that range only servers bind. Each process walks from its
+    own random place, and never hands out a port twice, so test workers and concurrent runs seldom meet; a
+    port is handed out only if nothing holds it now (callers still retry on the rare clash).
+    """
+
+    FIRST = 20000  # above the upstream defaults (5000, 8080, 9070, 9080, 9092...)
+
+    def __init__(self) -> None:
+        self.ports = range(self.FIRST, max(_ephemeral_ports_from(), self.FIRST + 2000))
+        self.next = self.FIRST + random.randrange(len(self.ports))
+        self.lock = threading.Lock()
+
+    def take(self, host: str, count: int) -> int:
+        with self.lock:
+            for _ in range(len(self.ports)):
+                first = self.next if self.next + count <= self.ports.stop else self.ports.start
+                self.next = first + 1
+                if all(_bindable(host, port) for port in range(first, first + count)):
+                    self.next = first + count
+                    return first
+        raise OSError(f"no {count} free ports in a row on {host} in {self.ports}")
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+_walk = _PortWalk()
+
+
+def free_port(host: str = "127.0.0.1", count: int = 1) -> int:
+    """A free port (the first of `count` free ones in a row), never one this process handed out before; see
+    _PortWalk. Free a moment ago only: callers retry on the rare clash."""
+    return _walk.take(host, count)
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

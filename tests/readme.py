@@ -24,9 +24,9 @@ from functools import partial
 from pathlib import Path
 
 from patterns import REPO_ROOT
-from patterns.catalogue import load_patterns, resolve_collisions
+from patterns.catalogue import load_patterns, pattern_names, resolve_collisions
 from patterns.examples import blocks
-from patterns.process import ManagedProcess, ProcessExited, free_port, port_in_use
+from patterns.process import ManagedProcess, ProcessExited, free_port
 from patterns.restate_server import SMALL
 from tests.harness import eventually
 
@@ -123,14 +123,6 @@ def run_step(step: Step, ports: Mapping[int, str], env: Mapping[str, str], cwd: 
     return "\n".join(outputs)
 
 
-def free_ports_in_a_row(count: int) -> int:
-    """A free port whose next `count - 1` ports are free too (node i of a cluster uses port + i - 1)."""
-    while True:
-        port = free_port()
-        if not any(port_in_use(port + i) for i in range(1, count)):
-            return port
-
-
 class DevStack(ManagedProcess):
     """`python -m patterns dev <patterns>` on free ports, as a child process; stopped with SIGINT (Ctrl-C).
 
@@ -180,8 +172,10 @@ class DevStack(ManagedProcess):
 
     def _on_free_ports(self, fresh: bool = False) -> None:
         """The runner's command line and environment on newly picked free ports (`fresh`: its data too)."""
-        self.ports = {name: free_ports_in_a_row(self.nodes) for name in ("ingress", "admin", "node")}
-        self.ports.update(service=free_port(), api=free_port())
+        # Node i of a cluster uses port + i - 1; the runner counts the patterns' ports up from the first one.
+        self.ports = {name: free_port(count=self.nodes) for name in ("ingress", "admin", "node")}
+        count = len(self.patterns or pattern_names())
+        self.ports.update(service=free_port(count=count), api=free_port(count=count))
         self.env = {
             **SMALL,  # restate-server's small footprint (it reads RESTATE_* from its environment)
             # The extras on free ports too (patterns that need none ignore them).
