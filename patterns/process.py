@@ -114,21 +114,22 @@ def _ephemeral_ports_from() -> int:
 
 
 class _PortWalk:
-    """Hands out free ports below the ephemeral range, walking it from a random place, one after the other.
+    """Hands out free ports from a range below the ephemeral one, walking it from a random place.
 
-    A port the kernel picks (bind to port 0) comes from the ephemeral range, which is also where every outgoing
-    connection takes its local port: with hundreds of connections a second to the services, one of them could
-    take the port before its server binds it. Below that range only servers bind. Each process walks from its
-    own random place, and never hands out a port twice, so test workers and concurrent runs seldom meet; a
-    port is handed out only if nothing holds it now (callers still retry on the rare clash).
+    A port the kernel picks (bind to port 0) comes from the ephemeral range, where every outgoing connection
+    takes its local port too: with hundreds of connections a second to the services, one could take the port
+    before its server binds it. Below that range only servers bind. A port is handed out only if nothing
+    holds it now, and by one process not again until its walk comes round; processes walking the same range
+    could both hand out a port before either binds it, so test workers walk ranges of their own (`walk_ports`).
     """
 
-    FIRST = 20000  # above the upstream defaults (5000, 8080, 9070, 9080, 9092...)
-
-    def __init__(self) -> None:
-        self.ports = range(self.FIRST, max(_ephemeral_ports_from(), self.FIRST + 2000))
-        self.next = self.FIRST + random.randrange(len(self.ports))
+    def __init__(self, ports: range) -> None:
         self.lock = threading.Lock()
+        self.use(ports)
+
+    def use(self, ports: range) -> None:
+        with self.lock:
+            self.ports, self.next = ports, random.choice(ports)
 
     def take(self, host: str, count: int) -> int:
         with self.lock:
@@ -150,12 +151,19 @@ def _bindable(host: str, port: int) -> bool:
         return True
 
 
-_walk = _PortWalk()
+# Above the upstream defaults (5000, 8080, 9070, 9080, 9092...), below the kernel's ephemeral range.
+FREE_PORTS = range(20000, max(_ephemeral_ports_from(), 24000))
+_walk = _PortWalk(FREE_PORTS)
+
+
+def walk_ports(ports: range) -> None:
+    """Hand out free ports from `ports` only, in this process (e.g. one share of FREE_PORTS per test worker)."""
+    _walk.use(ports)
 
 
 def free_port(host: str = "127.0.0.1", count: int = 1) -> int:
-    """A free port (the first of `count` free ones in a row), never one this process handed out before; see
-    _PortWalk. Free a moment ago only: callers retry on the rare clash."""
+    """A free port (the first of `count` free ones in a row); see _PortWalk. Free a moment ago only: callers
+    retry on the rare clash."""
     return _walk.take(host, count)
 
 
