@@ -29,7 +29,7 @@ from patterns.catalogue import Collision, Pattern, load_patterns, pattern_names,
 from patterns.cluster import RestateCluster
 from patterns.examples import examples
 from patterns.extras import EXTRAS, Extra
-from patterns.process import ManagedProcess, http_ok, port_in_use
+from patterns.process import ManagedProcess, bindable, http_ok, port_in_use
 from patterns.registration import register
 from patterns.restate_server import RestateServer
 
@@ -60,9 +60,10 @@ def node_name(server: RestateServer) -> str:
 
 
 def free_ports_from(first: int) -> Iterator[int]:
+    """The ports from `first` on that the patterns could bind (they listen on 127.0.0.1)."""
     port = first
     while True:
-        if not port_in_use(port):
+        if bindable(port):
             yield port
         port += 1
 

@@ -136,13 +136,14 @@ class _PortWalk:
             for _ in range(len(self.ports)):
                 first = self.next if self.next + count <= self.ports.stop else self.ports.start
                 self.next = first + 1
-                if all(_bindable(host, port) for port in range(first, first + count)):
+                if all(bindable(port, host) for port in range(first, first + count)):
                     self.next = first + count
                     return first
         raise OSError(f"no {count} free ports in a row on {host} in {self.ports}")
 
 
-def _bindable(host: str, port: int) -> bool:
+def bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could bind `port` now (`port_in_use` misses a port bound but not listening)."""
     with socket.socket() as sock:
         try:
             sock.bind((host, port))

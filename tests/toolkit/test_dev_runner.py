@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+from itertools import islice
 from pathlib import Path
 
 from patterns import REPO_ROOT
-from patterns.process import port_in_use
+from patterns.dev import free_ports_from
+from patterns.process import free_port, port_in_use
 from patterns.signing import KEY_FILE
 from tests.readme import DevStack, output_blocks
 from tests.toolkit.test_signing import unsigned_statuses
@@ -64,3 +67,11 @@ def test_dev_runner_refuses_unknown_patterns() -> None:
     )
     assert run.returncode == 2
     assert "unknown pattern(s) nosuchpattern" in run.stdout
+
+
+def test_the_runner_counts_past_a_port_that_is_bound_but_not_listening() -> None:
+    first = free_port(count=3)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", first))  # a connection to it is refused, yet a pattern could not bind it
+        assert not port_in_use(first)
+        assert list(islice(free_ports_from(first), 2)) == [first + 1, first + 2]
