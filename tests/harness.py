@@ -34,8 +34,8 @@ S = TypeVar("S", bound=Startable)
 
 
 def started_on_free_ports(make: Callable[[int], S], attempts: int = 3) -> S:
-    """`make(attempt)` builds a launcher on free ports, which are picked bind-then-close: another process may
-    take one before the launcher binds it. Start it, and on that rare clash build and start another."""
+    """`make(attempt)` builds a launcher on free ports, which are free when picked: another process may take
+    one before the launcher binds it. Start it, and on that rare clash build and start another."""
     for attempt in range(attempts):
         launcher = make(attempt)
         try:

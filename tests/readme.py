@@ -153,8 +153,8 @@ class DevStack(ManagedProcess):
             except (ProcessExited, TimeoutError) as error:
                 self.stop()
                 output = "\n".join(self.lines[-200:])
-                # Free ports are picked bind-then-close (here, and by the runner counting up from them):
-                # another test's process may take one in between. Start afresh on other ports on that clash,
+                # Free ports are free when picked (here, and by the runner counting up from them): another
+                # process may take one before the server binds it. Start afresh on other ports on that clash,
                 # as the broker and database fixtures do.
                 if attempts > 1 and "in use" in output:  # (a bind error, or the runner's own check)
                     self._seen = len(self.lines)
