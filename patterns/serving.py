@@ -294,7 +294,9 @@ class BackgroundServer:
         wait_http_ok(self.url + self.health_path, timeout)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop serving; hypercorn waits up to its graceful_timeout (5 s) for open requests, then cancels them
+        (which can take seconds more on a busy machine: a 10 s limit was once too short)."""
         if self._loop and self._stop and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread:

@@ -64,7 +64,8 @@ def test_a_slow_upload_sends_the_url_by_email_once_it_is_done(
 
     email = f"Sending email to '{user}@example.com' with URL"
     eventually(lambda: logs.containing(email), timeout=30)
-    url = workflow_output(deployment, user).json()
+    # The email goes out just before the workflow returns: attaching waits for its result.
+    url = http.get(f"{deployment.ingress_url}/restate/workflow/dataUploader/{user}/attach", timeout=30).json()
     messages = logs.messages("dataupload")
     assert messages.count(f" >>> {email} {url}") == 1  # exactly one email, with the workflow's URL
     upload = messages.index(f" >>> Uploading data to target {url}. ETA: 3000ms")
