@@ -294,15 +294,21 @@ class BackgroundServer:
         wait_http_ok(self.url + self.health_path, timeout)
         return self
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop serving; hypercorn waits up to its graceful_timeout (5 s) for open requests, then cancels them
-        (which can take seconds more on a busy machine: a 10 s limit was once too short)."""
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop serving: hypercorn waits up to its graceful_timeout (5 s) for open requests, then cancels them.
+
+        A handler of restate-sdk 1.3 cancelled mid-run swallows the cancellation (`ServerInvocationContext.enter`)
+        and may then wait for good on a stream that no longer moves: seen on a saturated machine, with a
+        cluster's invocations still running at the end of a test module. The serving thread then cannot end;
+        it is a daemon thread, left to end with the process, and said in the log."""
         if self._loop and self._stop and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread:
             self._thread.join(timeout)
             if self._thread.is_alive():
-                raise RuntimeError(f"server on {self.url} did not stop within {timeout:.0f}s")
+                logging.getLogger("patterns").warning(
+                    "server on %s did not stop within %.0fs: left to end with the process", self.url, timeout
+                )
 
     def __enter__(self) -> BackgroundServer:
         return self.start()
