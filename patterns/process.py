@@ -120,7 +120,7 @@ class _PortWalk:
     takes its local port too: with hundreds of connections a second to the services, one could take the port
     before its server binds it. Below that range only servers bind. A port is handed out only if nothing
     holds it now, and by one process not again until its walk comes round; processes walking the same range
-    could both hand out a port before either binds it, so test workers walk ranges of their own (`walk_ports`).
+    could both hand out a port before either binds it, so test workers walk ranges of their own (`walk_share`).
     """
 
     def __init__(self, ports: range) -> None:
@@ -157,9 +157,11 @@ FREE_PORTS = range(20000, max(_ephemeral_ports_from(), 24000))
 _walk = _PortWalk(FREE_PORTS)
 
 
-def walk_ports(ports: range) -> None:
-    """Hand out free ports from `ports` only, in this process (e.g. one share of FREE_PORTS per test worker)."""
-    _walk.use(ports)
+def walk_share(index: int, shares: int) -> None:
+    """Hand out free ports, in this process, from only the `index`-th of `shares` equal parts of FREE_PORTS
+    (e.g. one part per test worker)."""
+    size = len(FREE_PORTS) // shares
+    _walk.use(FREE_PORTS[index * size :][:size])
 
 
 def free_port(host: str = "127.0.0.1", count: int = 1) -> int:

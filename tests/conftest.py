@@ -16,7 +16,7 @@ from patterns.cluster import FAST_RECOVERY
 from patterns.kafka import KafkaBroker
 from patterns.localstripe import LocalStripe
 from patterns.postgres import PostgresServer
-from patterns.process import FREE_PORTS, free_port, walk_ports
+from patterns.process import free_port, walk_share
 from patterns.restate_server import ALWAYS_REPLAY, FAIL_FAST, SMALL, find_binary
 from patterns.serving import load
 from patterns.signing import KEY_FILE, KEYS_ENV, ensure_key, server_settings, service_env
@@ -76,9 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "walkthrough(env): the environment a README walkthrough wants on the shared dev stack (see dev_stack)",
     )
     if worker := os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1...: a share of the free ports of its own
-        count = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
-        size = len(FREE_PORTS) // count
-        walk_ports(FREE_PORTS[int(worker.removeprefix("gw")) * size :][:size])
+        walk_share(int(worker.removeprefix("gw")), int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
 
 
 def pattern_of(item: pytest.Item | pytest.FixtureRequest) -> str:

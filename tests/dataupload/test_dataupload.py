@@ -29,9 +29,8 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def slow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATTERNS_CHANCE_DATAUPLOAD_SLOW_UPLOAD", "1")
-    monkeypatch.setenv(
-        "PATTERNS_DURATION_DATAUPLOAD_SLOW_UPLOAD", "3s"
-    )  # still uploading when we look, on a loaded machine too
+    # Still uploading when we look, on a loaded machine too.
+    monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_SLOW_UPLOAD", "3s")
     monkeypatch.setenv("PATTERNS_DURATION_DATAUPLOAD_CLIENT_TIMEOUT", "300ms")
 
 
